@@ -1,0 +1,1 @@
+"""Bundled recipes: one TOML file per daemon (package data)."""

@@ -1,0 +1,1 @@
+"""The shim: keep a forking daemon in the foreground (stdlib, psutil, inotify_simple only)."""

@@ -1,0 +1,46 @@
+"""Shared test fixtures.
+
+Every test runs under pytest-timeout (pyproject sets the default). Tests start real processes
+in temp dirs and on high loopback ports. The session sets a marker variable in its own
+environment, which every process it starts inherits (double-forked daemons too); at the end,
+`no_leftovers` fails the run if any process carrying the marker is still alive, and kills it.
+"""
+import os
+import signal
+import uuid
+
+import psutil
+import pytest
+
+MARKER = "WRAPCTL_TEST_SESSION"
+
+
+def _marked(token):
+    me = os.getpid()
+    found = []
+    for p in psutil.process_iter(["pid", "status"]):
+        if p.pid == me or p.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        try:
+            if p.environ().get(MARKER) == token:
+                found.append(p)
+        except psutil.Error:
+            pass
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftovers():
+    """Fail the session if a process the suite started outlives it."""
+    token = uuid.uuid4().hex
+    os.environ[MARKER] = token
+    yield
+    left = _marked(token)
+    desc = []
+    for p in left:
+        try:
+            desc.append(f"{p.pid} {' '.join(p.cmdline())}")
+            p.send_signal(signal.SIGKILL)
+        except psutil.Error:
+            pass
+    assert not desc, "processes left behind by the suite:\n" + "\n".join(desc)

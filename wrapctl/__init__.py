@@ -1,0 +1,2 @@
+"""wrapctl: supervise forking services."""
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from wrapctl.entry import main
+
+sys.exit(main())

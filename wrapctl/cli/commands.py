@@ -1,0 +1,4 @@
+"""Imports every command family so that each registers itself on the `cli` group.
+
+One line per family; a family's module owns its commands.
+"""
