@@ -1,0 +1,492 @@
+"""asyncio HTTP/1.1 server for the control API, with h11 doing the protocol.
+
+One server listens on any number of unix and TCP sockets and serves:
+- POST <rpc_path> (default /RPC2): the body goes to `rpc(body) -> bytes` (a Dispatcher's
+  handle); 200 text/xml, 400 for a body that is not XML-RPC, 500 when a method crashes
+  (as supervisord);
+- GET routes by longest path prefix: `async handler(request, response)`; the handler may
+  stream (response.write) until it returns; it is cancelled when the client disconnects;
+- everything else: 404 (405 for a wrong method on a known path).
+
+Limits, all per connection and timer-driven (an idle server has no wakeups): request head
+size (431), body size (413, checked against Content-Length before reading), the time a
+request may take to arrive once its first byte is in (request_timeout, then the connection
+is closed), idle keep-alive time (idle_timeout, 30 min like medusa's zombie timeout), a
+stalled reader of a response (write_timeout), and the number of open connections.
+With auth configured every request needs it (401 + WWW-Authenticate, then close).
+"""
+import asyncio
+import email.utils
+import errno
+import http
+import logging
+import os
+import socket
+import stat
+import urllib.parse
+
+import h11
+
+from .auth import OK, UNAUTHORIZED, BasicAuth
+from .dispatch import MethodCrash
+from .xmlrpc import ParseError
+
+log = logging.getLogger("wrapctl.rpc.http")
+
+MAX_BODY = 4 * 1024 * 1024
+MAX_HEAD = 16 * 1024
+_READ = 64 * 1024
+
+
+class BindError(OSError):
+    """A listening socket could not be set up; str() says which and why."""
+
+
+class Request:
+    __slots__ = ("method", "target", "path", "query", "headers", "http_version", "body", "peer")
+
+    def __init__(self, event, peer):
+        self.method = event.method.decode("ascii", "replace")
+        self.target = event.target.decode("ascii", "replace")
+        raw_path, _, self.query = self.target.partition("?")
+        self.path = urllib.parse.unquote(raw_path)
+        self.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers]
+        self.http_version = event.http_version.decode("ascii")
+        self.body = b""
+        self.peer = peer
+
+    def header(self, name):
+        name = name.lower()
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return None
+
+
+class Response:
+    """What a GET handler answers through: one full response, or a stream of chunks."""
+
+    def __init__(self, channel):
+        self._channel = channel
+        self.started = False
+
+    async def start(self, status=200, headers=()):
+        """Send the status line and headers; without Content-Length the body is chunked
+        (HTTP/1.1) or ends at close (HTTP/1.0)."""
+        if self.started:
+            raise RuntimeError("response already started")
+        self.started = True
+        await self._channel.send(_response(status, headers))
+
+    async def write(self, data):
+        if not self.started:
+            await self.start()
+        if data:
+            await self._channel.send(h11.Data(data=bytes(data)))
+
+    async def send(self, status, body=b"", content_type="text/plain; charset=utf-8", headers=()):
+        """A complete response with Content-Length."""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        hdrs = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        await self.start(status, hdrs + list(headers))
+        await self._channel.send(h11.Data(data=body), h11.EndOfMessage())
+
+
+def _response(status, headers):
+    try:
+        reason = http.HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        reason = b""
+    return h11.Response(status_code=status, headers=_headers(headers), reason=reason)
+
+
+def _headers(pairs):
+    out = [("Server", "wrapctl")]
+    out.extend((str(k), str(v)) for k, v in pairs)
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out]
+
+
+def http_date(timestamp):
+    return email.utils.formatdate(timestamp, usegmt=True)
+
+
+def logtail_headers(mtime):
+    """Headers supervisord sends on /logtail and /mainlogtail streams."""
+    return [("Last-Modified", http_date(mtime)),
+            ("Content-Type", "text/plain;charset=utf-8"),
+            ("X-Accel-Buffering", "no")]
+
+
+def parse_logtail_path(path, prefix="/logtail/"):
+    """'/logtail/group:name/stderr' -> ('group:name', 'stderr'); channel defaults to stdout."""
+    rest = path[len(prefix):] if path.startswith(prefix) else path
+    name, _, channel = rest.partition("/")
+    return name, (channel or "stdout")
+
+
+class _Close(Exception):
+    """End the connection now (error already answered, or nothing can be answered)."""
+
+
+class _Channel:
+    """One client connection: an h11 state machine between a StreamReader and a writer."""
+
+    def __init__(self, server, reader, writer):
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.conn = self._new_conn()
+        peer = writer.get_extra_info("peername")
+        self.peer = peer if peer else "unix"
+
+    def _new_conn(self):
+        return h11.Connection(h11.SERVER, max_incomplete_event_size=self.server.max_head)
+
+    async def send(self, *events):
+        for event in events:
+            data = self.conn.send(event)
+            if data:
+                self.writer.write(data)
+        try:
+            async with asyncio.timeout(self.server.write_timeout):
+                await self.writer.drain()
+        except TimeoutError:
+            raise _Close("client stopped reading") from None
+
+    async def simple(self, status, text, headers=(), close=False):
+        if self.conn.our_state is not h11.SEND_RESPONSE:
+            raise _Close(text)
+        body = (text + "\n").encode("utf-8")
+        hdrs = [("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body)))] + list(headers)
+        if close:
+            hdrs.append(("Connection", "close"))
+        await self.send(_response(status, hdrs),
+                        h11.Data(data=body), h11.EndOfMessage())
+        if close:
+            raise _Close(text)
+
+    async def run(self):
+        try:
+            first = True
+            while True:
+                wait = self.server.request_timeout if first else self.server.idle_timeout
+                request = await self._read_request(wait)
+                if request is None:
+                    return
+                first = False
+                await self._respond(request)
+                if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
+                    self._next_cycle()
+                else:
+                    return
+        except _Close:
+            pass
+        except (ConnectionError, OSError, h11.LocalProtocolError) as exc:
+            log.debug("connection %s dropped: %r", self.peer, exc)
+        finally:
+            self.writer.close()
+
+    def _next_cycle(self):
+        # RFC 9112 2.2: ignore empty lines before a request line (supervisor's own
+        # http_client sends an extra CRLF after its headers); h11 would refuse them.
+        data, closed = self.conn.trailing_data
+        self.conn = self._new_conn()
+        data = bytes(data).lstrip(b"\r\n")
+        if data:  # h11 takes b"" as end of input
+            self.conn.receive_data(data)
+        if closed:
+            self.conn.receive_data(b"")
+
+    async def _read_request(self, wait):
+        loop = asyncio.get_running_loop()
+        server = self.server
+        request = None
+        deny = None
+        body = bytearray()
+        got_bytes = False
+        try:
+            async with asyncio.timeout(wait) as deadline:
+                while True:
+                    try:
+                        event = self.conn.next_event()
+                    except h11.RemoteProtocolError as exc:
+                        await self.simple(exc.error_status_hint, f"bad request: {exc}", close=True)
+                    if event is h11.NEED_DATA:
+                        data = await self.reader.read(_READ)
+                        if data and not got_bytes:
+                            got_bytes = True
+                            deadline.reschedule(loop.time() + server.request_timeout)
+                        self.conn.receive_data(data)
+                        continue
+                    if isinstance(event, h11.ConnectionClosed):
+                        return None
+                    if isinstance(event, h11.Request):
+                        got_bytes = True
+                        request = Request(event, self.peer)
+                        length = request.header("content-length")
+                        if length is not None and int(length) > server.max_body:
+                            await self.simple(413, f"body over {server.max_body} bytes",
+                                              close=True)
+                        if server.auth is not None:
+                            verdict = server.auth.check(request.header("authorization"))
+                            if verdict != OK:
+                                deny = verdict
+                        if self.conn.they_are_waiting_for_100_continue and deny is None:
+                            await self.send(h11.InformationalResponse(
+                                status_code=100, headers=_headers([])))
+                    elif isinstance(event, h11.Data):
+                        body += event.data
+                        if len(body) > server.max_body:
+                            await self.simple(413, f"body over {server.max_body} bytes",
+                                              close=True)
+                    elif isinstance(event, h11.EndOfMessage):
+                        break
+        except TimeoutError:
+            if got_bytes and self.conn.our_state is h11.SEND_RESPONSE:
+                await self.simple(408, "request timed out", close=True)
+            return None
+        if deny is not None:
+            if deny == UNAUTHORIZED:
+                await self.simple(401, "unauthorized",
+                                  headers=[("WWW-Authenticate", server.auth.challenge())],
+                                  close=True)
+            await self.simple(400, "malformed Authorization header", close=True)
+        request.body = bytes(body)
+        return request
+
+    async def _respond(self, request):
+        server = self.server
+        if server.rpc is not None and request.path.startswith(server.rpc_path):
+            if request.method != "POST":
+                await self.simple(405, "XML-RPC needs POST", headers=[("Allow", "POST")])
+                return
+            try:
+                body = await server.rpc(request.body)
+            except ParseError as exc:
+                log.error("XML-RPC request from %s is invalid: %s", self.peer, exc)
+                await self.simple(400, f"invalid XML-RPC request: {exc}")
+                return
+            except MethodCrash as exc:
+                await self.simple(500, f"internal error: {exc}")
+                return
+            except Exception:
+                log.exception("XML-RPC handling failed")
+                await self.simple(500, "internal error")
+                return
+            await self.send(
+                _response(200, [("Content-Type", "text/xml"),
+                                ("Content-Length", str(len(body)))]),
+                h11.Data(data=body), h11.EndOfMessage())
+            return
+        handler = server.match_get(request.path)
+        if handler is None:
+            await self.simple(404, "not found")
+            return
+        if request.method != "GET":
+            await self.simple(405, "only GET here", headers=[("Allow", "GET")])
+            return
+        await self._run_get(handler, request)
+
+    async def _run_get(self, handler, request):
+        response = Response(self)
+        task = asyncio.ensure_future(handler(request, response))
+        # keep reading while the handler streams, to notice a client that goes away
+        peek = asyncio.ensure_future(self.reader.read(_READ))
+        pending = 0
+        try:
+            while True:
+                done, _ = await asyncio.wait({task, peek}, return_when=asyncio.FIRST_COMPLETED)
+                if peek in done:
+                    data = peek.result()
+                    peek = None
+                    if not data:  # nobody left to stream to
+                        raise _Close("client closed during stream")
+                    pending += len(data)
+                    if pending > self.server.max_head:
+                        raise _Close("client sent too much while a stream was running")
+                    self.conn.receive_data(data)  # the next request on this connection
+                if task in done:
+                    break
+                peek = asyncio.ensure_future(self.reader.read(_READ))
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+            if peek is not None:
+                # a StreamReader allows one reader: finish this one before the next read
+                peek.cancel()
+                await asyncio.wait({peek})
+                if not peek.cancelled() and peek.exception() is None:
+                    self.conn.receive_data(peek.result())
+        try:
+            task.result()
+        except _Close:
+            raise
+        except Exception:
+            log.exception("GET handler for %s failed", request.path)
+            if not response.started:
+                await self.simple(500, "internal error")
+                return
+            raise _Close("handler failed mid-stream") from None
+        if not response.started:
+            await self.simple(500, "handler sent no response")
+        elif self.conn.our_state is h11.SEND_BODY:
+            await self.send(h11.EndOfMessage())
+
+
+class HTTPServer:
+    def __init__(self, rpc=None, *, rpc_path="/RPC2", username=None, password=None,
+                 max_body=MAX_BODY, max_head=MAX_HEAD, request_timeout=30.0,
+                 idle_timeout=1800.0, write_timeout=60.0, max_connections=256):
+        """`rpc`: coroutine function body -> response bytes (Dispatcher.handle)."""
+        self.rpc = rpc
+        self.rpc_path = rpc_path
+        self.auth = BasicAuth(username, password) if username else None
+        self.max_body = max_body
+        self.max_head = max_head
+        self.request_timeout = request_timeout
+        self.idle_timeout = idle_timeout
+        self.write_timeout = write_timeout
+        self.max_connections = max_connections
+        self._routes = {}
+        self._servers = []
+        self._unix_paths = []  # (path, (st_dev, st_ino)) we created and remove at close
+        self._tasks = set()
+
+    def add_get(self, prefix, handler):
+        """Serve GET requests whose path starts with `prefix` (longest prefix wins)."""
+        self._routes[prefix] = handler
+
+    def match_get(self, path):
+        best = None
+        for prefix in self._routes:
+            if path.startswith(prefix) and (best is None or len(prefix) > len(best)):
+                best = prefix
+        return None if best is None else self._routes[best]
+
+    async def _client(self, reader, writer):
+        if len(self._tasks) >= self.max_connections:
+            writer.close()
+            return
+        # our own task, so close() can cancel it without asyncio's stream callback
+        # reporting the cancellation as an error
+        task = asyncio.ensure_future(_Channel(self, reader, writer).run())
+        self._tasks.add(task)
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+        finally:
+            self._tasks.discard(task)
+
+    async def add_tcp(self, host, port):
+        """Listen on host:port (port 0 picks one); returns the bound (host, port)."""
+        try:
+            srv = await asyncio.start_server(self._client, host, port, limit=_READ)
+        except OSError as exc:
+            raise BindError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        self._servers.append(srv)
+        return srv.sockets[0].getsockname()[:2]
+
+    async def add_unix(self, path, mode=0o700, owner=None):
+        """Listen on a unix socket file, replacing a stale one (nothing accepting on it);
+        the file gets `mode` and `owner` (uid, gid) before it appears under `path`."""
+        path = os.fspath(path)
+        sock = _bind_unix(path, mode, owner)
+        try:
+            srv = await asyncio.start_unix_server(self._client, sock=sock, limit=_READ)
+        except BaseException:
+            sock.close()
+            raise
+        st = os.stat(path)
+        self._servers.append(srv)
+        self._unix_paths.append((path, (st.st_dev, st.st_ino)))
+        return path
+
+    async def close(self):
+        for srv in self._servers:
+            srv.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for srv in self._servers:
+            await srv.wait_closed()
+        self._servers = []
+        for path, ident in self._unix_paths:
+            try:
+                st = os.stat(path)
+                if (st.st_dev, st.st_ino) == ident:
+                    os.unlink(path)
+            except OSError:
+                pass
+        self._unix_paths = []
+
+
+def _in_use(path):
+    """True if something accepts connections on the unix socket at `path`."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)
+    try:
+        probe.connect(path)
+    except (BlockingIOError, InterruptedError):  # backlog full: alive, just busy
+        return True
+    except OSError:
+        return False
+    else:
+        return True
+    finally:
+        probe.close()
+
+
+def _bind_unix(path, mode, owner):
+    tmp = f"{path}.{os.getpid()}.tmp"
+    for _attempt in range(3):
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            pass
+        else:
+            if not stat.S_ISSOCK(st.st_mode):
+                raise BindError(errno.EEXIST, f"cannot listen on {path}: exists and is not a socket")
+            if _in_use(path):
+                raise BindError(errno.EADDRINUSE, f"cannot listen on {path}: another server is running on it")
+            log.warning("removing stale socket %s", path)
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            sock.bind(tmp)
+            # mode and owner are set before the socket is reachable under its real name
+            os.chmod(tmp, mode)
+            if owner is not None:
+                os.chown(tmp, owner[0], owner[1])
+            os.link(tmp, path)  # fails instead of replacing if someone raced us
+        except FileExistsError:
+            sock.close()
+            continue
+        except PermissionError as exc:
+            sock.close()
+            what = f"chown to {owner}" if owner is not None and exc.filename is None else exc.strerror
+            raise BindError(exc.errno, f"cannot listen on {path}: {what}") from None
+        except OSError as exc:
+            sock.close()
+            raise BindError(exc.errno, f"cannot listen on {path}: {exc.strerror or exc}") from None
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        sock.setblocking(False)
+        sock.listen(1024)
+        return sock
+    raise BindError(errno.EADDRINUSE, f"cannot listen on {path}: keeps being recreated by another process")
