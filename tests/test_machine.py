@@ -1,0 +1,146 @@
+"""The process state machine alone: supervisord's rules as events and effects, no processes."""
+import signal
+from types import SimpleNamespace
+
+import pytest
+
+from wrapctl.core import machine as m
+from wrapctl.core.states import ProcessState as S
+
+
+def cfg(**kw):
+    base = dict(name="p", startsecs=1, startretries=3, autostart=True, autorestart="unexpected",
+                exitcodes=(0,), stopsignal=signal.SIGTERM, stopwaitsecs=10,
+                stopasgroup=False, killasgroup=False)
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def kinds(effects, kind):
+    return [e for e in effects if isinstance(e, kind)]
+
+
+def states(effects):
+    return [(e.old, e.new) for e in kinds(effects, m.StateChange)]
+
+
+def test_start_runs_after_startsecs_timer():
+    pm = m.ProcessMachine(cfg(startsecs=5))
+    eff = pm.autostart(100.0)
+    assert states(eff) == [(S.STOPPED, S.STARTING)]
+    assert kinds(eff, m.Spawn)
+    eff = pm.spawned(42, 100.01)
+    assert pm.state == S.STARTING
+    assert kinds(eff, m.Timer) == [m.Timer(105.0)]
+    eff = pm.timer(105.0)
+    assert states(eff) == [(S.STARTING, S.RUNNING)]
+    assert pm.pid == 42
+
+
+def test_startsecs_zero_is_running_at_once():
+    pm = m.ProcessMachine(cfg(startsecs=0))
+    pm.start(1.0)
+    eff = pm.spawned(7, 1.0)
+    assert states(eff) == [(S.STARTING, S.RUNNING)]
+    assert not kinds(eff, m.Timer)
+
+
+def test_autostart_false_does_nothing():
+    pm = m.ProcessMachine(cfg(autostart=False))
+    assert pm.autostart(1.0) == []
+    assert pm.state == S.STOPPED
+
+
+def test_backoff_waits_grow_then_fatal():
+    pm = m.ProcessMachine(cfg(startsecs=1, startretries=3))
+    now = 10.0
+    pm.start(now)
+    waits = []
+    for attempt in range(4):
+        pm.spawned(100 + attempt, now)
+        eff = pm.exited(1, "exit status 1", now + 0.1)
+        if attempt < 3:
+            assert pm.state == S.BACKOFF
+            timer = kinds(eff, m.Timer)[-1]
+            waits.append(round(timer.at - (now + 0.1), 3))
+            now = timer.at
+            eff = pm.timer(now)
+            assert kinds(eff, m.Spawn)
+        else:
+            assert pm.state == S.FATAL
+    assert waits == [1.0, 2.0, 3.0]
+    assert pm.spawnerr == "Exited too quickly (process log may have details)"
+
+
+def test_spawn_error_goes_backoff_with_message():
+    pm = m.ProcessMachine(cfg(startretries=0))
+    pm.start(1.0)
+    eff = pm.spawn_failed("can't find command '/nope'", 1.0)
+    assert (S.STARTING, S.BACKOFF) in states(eff)
+    assert pm.state == S.FATAL           # startretries=0: gives up at once
+    assert pm.spawnerr == "can't find command '/nope'"
+
+
+@pytest.mark.parametrize("autorestart,code,restarts", [
+    ("unexpected", 0, False), ("unexpected", 3, True), ("true", 0, True), ("false", 3, False)])
+def test_autorestart_rules(autorestart, code, restarts):
+    pm = m.ProcessMachine(cfg(startsecs=0, autorestart=autorestart))
+    pm.start(1.0)
+    pm.spawned(5, 1.0)
+    eff = pm.exited(code, f"exit status {code}", 50.0)
+    assert (S.RUNNING, S.EXITED) in states(eff)
+    assert bool(kinds(eff, m.Spawn)) is restarts
+    assert pm.state == (S.STARTING if restarts else S.EXITED)
+
+
+def test_unexpected_exit_description():
+    pm = m.ProcessMachine(cfg(startsecs=0, autorestart="false"))
+    pm.start(1.0)
+    pm.spawned(5, 1.0)
+    pm.exited(3, "exit status 3", 2.0)
+    assert pm.spawnerr == "Bad exit code 3"
+    assert pm.exitstatus == 3
+
+
+def test_stop_then_sigkill_after_stopwaitsecs_to_group():
+    pm = m.ProcessMachine(cfg(startsecs=0, stopwaitsecs=4, stopasgroup=False, killasgroup=True))
+    pm.start(1.0)
+    pm.spawned(9, 1.0)
+    eff = pm.stop(2.0)
+    assert kinds(eff, m.Kill) == [m.Kill(9, signal.SIGTERM, False)]
+    assert kinds(eff, m.Timer) == [m.Timer(6.0)]
+    assert pm.state == S.STOPPING
+    eff = pm.timer(6.0)
+    assert kinds(eff, m.Kill) == [m.Kill(9, signal.SIGKILL, True)]
+    eff = pm.exited(-1, "terminated by SIGKILL", 6.1)
+    assert states(eff) == [(S.STOPPING, S.STOPPED)]
+    assert not kinds(eff, m.Spawn)
+
+
+def test_stop_in_backoff_is_stopped_without_signal():
+    pm = m.ProcessMachine(cfg())
+    pm.start(1.0)
+    pm.spawn_failed("boom", 1.0)
+    eff = pm.stop(1.5)
+    assert pm.state == S.STOPPED
+    assert not kinds(eff, m.Kill)
+    assert m.Timer(None) in eff
+
+
+def test_no_restart_while_shutting_down():
+    pm = m.ProcessMachine(cfg(startsecs=0, autorestart="true"))
+    pm.start(1.0)
+    pm.spawned(5, 1.0)
+    pm.may_autostart = False
+    eff = pm.exited(0, "exit status 0", 3.0)
+    assert not kinds(eff, m.Spawn)
+    assert pm.state == S.EXITED
+
+
+def test_already_running_start_is_refused_with_warning():
+    pm = m.ProcessMachine(cfg(startsecs=0))
+    pm.start(1.0)
+    pm.spawned(5, 1.0)
+    eff = pm.start(2.0)
+    assert not kinds(eff, m.Spawn)
+    assert kinds(eff, m.Log)[0].level == "warn"

@@ -1,0 +1,279 @@
+"""`wrapctl daemon`: the supervisor core as a process.
+
+Owns what lives for the whole run: the config (active and last re-read), the main log,
+the pidfile, the HTTP/XML-RPC servers, the signal handlers, and the Supervisor. Daemon
+signals as supervisord: TERM, INT, QUIT shut down; HUP restarts (stop all, re-read, start);
+USR2 reopens the logs.
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import re
+import resource
+import signal
+import sys
+from typing import Optional
+
+from wrapctl import config as configmod
+from wrapctl.config.records import Config
+from wrapctl.core.logs import MainLog
+from wrapctl.core.states import STOPPED_STATES, SupervisorState
+from wrapctl.core.supervisor import Supervisor
+
+
+class DaemonError(Exception):
+    """Start-up failure with a one-line reason (exit status 2 for config, 1 otherwise)."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
+
+
+def serverurl_for(config: Config) -> Optional[str]:
+    """What children get as SUPERVISOR_SERVER_URL (supervisord's options.serverurl)."""
+    if config.unix_server is not None:
+        return "unix://" + config.unix_server.file
+    if config.inet_server is not None:
+        host = config.inet_server.host or "localhost"
+        return f"http://{host}:{config.inet_server.port}"
+    return None
+
+
+# ---- pidfile ----------------------------------------------------------------------------
+
+def check_pidfile(path: str) -> None:
+    """Refuse to start while the pidfile names a live process other than us."""
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise DaemonError(f"{path}: cannot read pidfile: {e.strerror}")
+    if not text.isdigit():
+        return      # garbage from a crash: overwritten below
+    pid = int(text)
+    if pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        pass
+    raise DaemonError(f"{path}: another instance is running (pid {pid}); "
+                      "stop it first or remove the pidfile")
+
+
+def write_pidfile(path: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise DaemonError(f"{path}: cannot write pidfile: {e.strerror}")
+
+
+def remove_pidfile(path: str) -> None:
+    try:
+        with open(path) as f:
+            if f.read().strip() != str(os.getpid()):
+                return
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def clear_autochildlogdir(config: Config, logger) -> None:
+    pattern = re.compile(r".+?---%s-\S+\.log\.{0,1}\d{0,4}" % re.escape(config.daemon.identifier))
+    try:
+        names = os.listdir(config.daemon.childlogdir)
+    except OSError:
+        logger.warn("Could not clear childlog dir")
+        return
+    for name in names:
+        if pattern.match(name):
+            try:
+                os.remove(os.path.join(config.daemon.childlogdir, name))
+            except OSError:
+                logger.warn(f"Failed to clean up {name!r}")
+
+
+def raise_fd_limit(minfds: int, logger) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(minfds, min(hard, 65536)) if hard != resource.RLIM_INFINITY else max(minfds, 65536)
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+        except (ValueError, OSError):
+            logger.warn(f"could not raise the file descriptor limit to {want}")
+
+
+# ---- the daemon --------------------------------------------------------------------------
+
+class Daemon:
+    def __init__(self, config: Config, echo=None):
+        self.config = config
+        self.pending_config = config        # what reloadConfig read last
+        self.mood = SupervisorState.RUNNING
+        d = config.daemon
+        self.logger = MainLog(d.logfile, d.logfile_maxbytes, d.logfile_backups, d.loglevel,
+                              echo=echo)
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.supervisor: Optional[Supervisor] = None
+        self.http = None
+        self.log_listeners: list = []       # /mainlogtail streams
+        self.exit_status = 0
+
+    # ---- requests from signals and the API -------------------------------------------
+    def request(self, mood: SupervisorState) -> None:
+        """Shutdown or restart, after the current RPC response has gone out."""
+        if self.mood < SupervisorState.RUNNING:
+            return
+        self.mood = mood
+        self.loop.call_soon(self._begin_stop)
+
+    def _begin_stop(self) -> None:
+        what = "shutdown" if self.mood == SupervisorState.SHUTDOWN else "restart"
+        self.logger.info(f"{what} requested: stopping all processes")
+        self.supervisor.begin_stop_all(self.mood)
+
+    def reread(self) -> Config:
+        new = configmod.load(self.config.path)
+        self.pending_config = new
+        return new
+
+    async def apply_update(self, names: list[str]) -> list:
+        """Update process by process (wrapctl.update): processes whose record changed are
+        stopped and replaced, new ones added and started, removed ones stopped and dropped;
+        an unchanged process keeps running even when its group changed."""
+        from wrapctl.core.supervisor import Group
+        sup = self.supervisor
+        new = self.pending_config
+        added, changed, removed = sup.diff(new)
+        if names:
+            added = [n for n in added if n in names]
+            changed = [n for n in changed if n in names]
+            removed = [n for n in removed if n in names]
+        for name in removed:
+            group = sup.groups[name]
+            group.stop_all()
+            await sup.wait_until(lambda g=group: not g.unstopped())
+            sup.remove_group(name)
+        for name in changed:
+            group = sup.groups[name]
+            gconf = new.group(name)
+            wanted = {pc.name: pc for pc in gconf.processes}
+            stale = [p for p in group.processes.values()
+                     if p.name not in wanted or wanted[p.name] != p.config]
+            for p in stale:
+                if p.state not in STOPPED_STATES:
+                    p.stop()
+            await sup.wait_until(lambda: all(p.state in STOPPED_STATES for p in stale))
+            fresh = Group(gconf, sup)
+            for p in stale:
+                p.close()
+                del group.processes[p.name]
+            for pname, proc in fresh.processes.items():
+                if pname not in group.processes:
+                    group.processes[pname] = proc
+                else:
+                    proc.close()
+            group.config = gconf
+            for p in group.ordered():
+                p.autostart()       # only fresh processes: autostart ignores started ones
+        for name in added:
+            sup.add_group(new.group(name))
+        self.config = new
+        return [[added, changed, removed]]
+
+    # ---- signals -------------------------------------------------------------------
+    def _on_signal(self, sig: int) -> None:
+        if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            self.logger.warn(f"received {signal.Signals(sig).name} indicating exit request")
+            self.request(SupervisorState.SHUTDOWN)
+        elif sig == signal.SIGHUP:
+            if self.mood == SupervisorState.SHUTDOWN:
+                self.logger.warn("ignored SIGHUP indicating restart request (shutdown in progress)")
+            else:
+                self.logger.warn("received SIGHUP indicating restart request")
+                self.request(SupervisorState.RESTARTING)
+        elif sig == signal.SIGUSR2:
+            self.logger.info("received SIGUSR2 indicating log reopen request")
+            self.supervisor.reopen_logs()
+
+    # ---- running -------------------------------------------------------------------
+    async def _serve(self) -> None:
+        from wrapctl.rpc.server import start_servers
+        self.http = await start_servers(self)
+
+    async def _stop_serving(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
+
+    async def main(self) -> int:
+        self.loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR2):
+            self.loop.add_signal_handler(sig, self._on_signal, sig)
+        # SIGPIPE is ignored by Python already; a child gets the default back at exec.
+        while True:
+            self.supervisor = Supervisor(self.config, self.loop, self.logger,
+                                         serverurl_for(self.config))
+            await self._serve()
+            self.supervisor.start()
+            await self.supervisor.stopped.wait()
+            await self._stop_serving()
+            self.supervisor.close()
+            if self.mood != SupervisorState.RESTARTING:
+                break
+            try:
+                self.config = configmod.load(self.config.path)
+            except configmod.ConfigError as e:
+                self.logger.critical(f"cannot restart: {e}")
+                self.exit_status = 2
+                break
+            self.pending_config = self.config
+            self.logger.info("supervisord restarting with the re-read configuration")
+            self.mood = SupervisorState.RUNNING
+        self.logger.info("exiting")
+        return self.exit_status
+
+
+def run(config: Config, nodaemon: bool) -> int:
+    """Prepare the process (daemonize, pidfile, limits) and run the loop; an exit status."""
+    d = config.daemon
+    foreground = nodaemon or d.nodaemon
+    if d.pidfile:
+        check_pidfile(d.pidfile)
+    if not foreground:
+        import daemon as python_daemon
+        ctx = python_daemon.DaemonContext(
+            working_directory=d.directory or "/", umask=d.umask,
+            detach_process=True, prevent_core=False, signal_map={})
+        ctx.open()
+    else:
+        os.umask(d.umask)
+        if d.directory:
+            try:
+                os.chdir(d.directory)
+            except OSError as e:
+                raise DaemonError(f"cannot chdir to {d.directory}: {e.strerror}")
+    echo = sys.stdout if foreground and not d.silent else None
+    daemon = Daemon(config, echo=echo)
+    raise_fd_limit(d.minfds, daemon.logger)
+    if not d.nocleanup:
+        clear_autochildlogdir(config, daemon.logger)
+    if d.pidfile:
+        write_pidfile(d.pidfile)
+    for w in config.warnings:
+        daemon.logger.warn(w)
+    daemon.logger.info(f"wrapctl daemon started with pid {os.getpid()}")
+    try:
+        return asyncio.run(daemon.main())
+    finally:
+        if d.pidfile:
+            remove_pidfile(d.pidfile)

@@ -1,0 +1,267 @@
+"""The life of one process as a pure state machine (sans-IO).
+
+It is fed events (start/stop requests, "spawned", "spawn failed", "exited", "timer fired"),
+each with the current wall-clock time, and answers with effects for the edge to carry out:
+spawn, send a signal, arm the one timer of this process, log a line, announce a state change.
+The rules are supervisord's (supervisor/process.py), turned from a 1-second poll into events:
+what supervisord notices on its next tick, this machine schedules as a timer at the exact
+deadline (RUNNING after startsecs, respawn after the backoff delay, SIGKILL after stopwaitsecs).
+"""
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from wrapctl.core.states import ProcessState as S, signame
+
+
+# Effects ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Spawn:
+    """Fork/exec the command now; answer with spawned() or spawn_failed()."""
+
+
+@dataclass(frozen=True)
+class Kill:
+    pid: int
+    sig: int
+    as_group: bool
+
+
+@dataclass(frozen=True)
+class Timer:
+    """Arm this process's timer at `at` (wall clock), replacing any armed one; None disarms."""
+    at: Optional[float]
+
+
+@dataclass(frozen=True)
+class Log:
+    level: str      # "info" | "warn" | "debug" | "critical"
+    message: str
+
+
+@dataclass(frozen=True)
+class StateChange:
+    old: S
+    new: S
+    expected: bool = True
+
+
+Effect = Union[Spawn, Kill, Timer, Log, StateChange]
+
+
+class ProcessMachine:
+    """One process's state. `config` needs: name, startsecs, startretries, autostart,
+    autorestart ("true"/"false"/"unexpected"), exitcodes, stopsignal, stopwaitsecs,
+    stopasgroup, killasgroup."""
+
+    def __init__(self, config):
+        self.config = config
+        self.state = S.STOPPED
+        self.pid = 0
+        self.laststart = 0.0
+        self.laststop = 0.0
+        self.spawnerr: Optional[str] = None
+        self.exitstatus: Optional[int] = None
+        self.backoff = 0
+        self.delay = 0.0            # deadline of the pending timer's purpose
+        self.killing = False
+        self.administrative_stop = False
+        self.system_stop = False
+        # False while the supervisor shuts down or reloads: no automatic (re)starts then.
+        self.may_autostart = True
+        self._out: list[Effect] = []
+
+    # ---- helpers --------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def _emit(self, effect: Effect) -> None:
+        self._out.append(effect)
+
+    def _take(self) -> list[Effect]:
+        out, self._out = self._out, []
+        return out
+
+    def _change(self, new: S, now: float, expected: bool = True) -> None:
+        old = self.state
+        if new == old:
+            return
+        self.state = new
+        if new == S.BACKOFF:
+            self.backoff += 1
+            self.delay = now + self.backoff
+        self._emit(StateChange(old, new, expected))
+
+    def _arm(self, at: Optional[float]) -> None:
+        self._emit(Timer(at))
+
+    # ---- requests -------------------------------------------------------------------
+    def start(self, now: float) -> list[Effect]:
+        """Ask for a spawn (API start, autostart, autorestart, backoff retry)."""
+        if self.pid:
+            self._emit(Log("warn", f"process '{self.name}' already running"))
+            return self._take()
+        self.killing = False
+        self.spawnerr = None
+        self.exitstatus = None
+        self.system_stop = False
+        self.administrative_stop = False
+        self.laststart = now
+        self._change(S.STARTING, now)
+        self._emit(Spawn())
+        return self._take()
+
+    def autostart(self, now: float) -> list[Effect]:
+        """At daemon start-up: STOPPED and never started -> spawn if autostart."""
+        if (self.may_autostart and self.state == S.STOPPED and not self.laststart
+                and self.config.autostart):
+            return self.start(now)
+        return self._take()
+
+    def stop(self, now: float) -> list[Effect]:
+        """Administrative stop."""
+        self.administrative_stop = True
+        return self.kill(self.config.stopsignal, now)
+
+    def give_up(self, now: float) -> list[Effect]:
+        self.delay = 0
+        self.backoff = 0
+        self.system_stop = True
+        self._arm(None)
+        self._change(S.FATAL, now)
+        return self._take()
+
+    def kill(self, sig: int, now: float) -> list[Effect]:
+        if self.state == S.BACKOFF:
+            self._emit(Log("debug", f"Attempted to kill {self.name}, which is in BACKOFF state."))
+            self._arm(None)
+            self._change(S.STOPPED, now)
+            return self._take()
+        if not self.pid:
+            self._emit(Log("debug", f"attempted to kill {self.name} with sig {signame(sig)} "
+                                    "but it wasn't running"))
+            return self._take()
+        # The stop signal goes by stopasgroup; the SIGKILL after stopwaitsecs by killasgroup.
+        as_group = self.config.killasgroup if self.state == S.STOPPING else self.config.stopasgroup
+        self._emit(Log("debug", f"killing {self.name} (pid {self.pid}) "
+                                f"{'process group ' if as_group else ''}with signal {signame(sig)}"))
+        self.killing = True
+        self.delay = now + self.config.stopwaitsecs
+        self._change(S.STOPPING, now)
+        self._arm(self.delay)
+        self._emit(Kill(self.pid, sig, as_group))
+        return self._take()
+
+    def kill_failed(self, message: str, now: float) -> list[Effect]:
+        """The edge could not deliver a kill for a reason other than ESRCH."""
+        self._emit(Log("critical", f"unknown problem killing {self.name} ({self.pid}):{message}"))
+        self.killing = False
+        self.delay = 0
+        self._arm(None)
+        self._change(S.UNKNOWN, now)
+        return self._take()
+
+    # ---- outcomes from the edge -----------------------------------------------------
+    def spawned(self, pid: int, now: float) -> list[Effect]:
+        self.pid = pid
+        self._emit(Log("info", f"spawned: '{self.name}' with pid {pid}"))
+        self.delay = self.laststart + self.config.startsecs
+        if self.config.startsecs <= 0:
+            self._enter_running(now)
+        else:
+            self._arm(self.delay)
+        return self._take()
+
+    def spawn_failed(self, message: str, now: float) -> list[Effect]:
+        self.spawnerr = message
+        self._emit(Log("info", f"spawnerr: {message}"))
+        self._change(S.BACKOFF, now)
+        self._after_backoff(now)
+        return self._take()
+
+    def exited(self, status: int, message: str, now: float) -> list[Effect]:
+        """The process was reaped: status as decode_wait_status gives it (-1 for a signal)."""
+        self.laststop = now
+        too_quickly = (now - self.laststart) < self.config.startsecs if now > self.laststart else False
+        exit_expected = status in self.config.exitcodes
+        self._arm(None)
+        if self.killing:
+            self.killing = False
+            self.delay = 0
+            self.exitstatus = status
+            self._change(S.STOPPED, now)
+            self._emit(Log("info" if exit_expected else "warn", f"stopped: {self.name} ({message})"))
+        elif too_quickly and self.state == S.STARTING:
+            self.exitstatus = None
+            self.spawnerr = "Exited too quickly (process log may have details)"
+            self._change(S.BACKOFF, now)
+            self._emit(Log("warn", f"exited: {self.name} ({message}; not expected)"))
+            self.pid = 0
+            self._after_backoff(now)
+            return self._take()
+        else:
+            self.delay = 0
+            self.backoff = 0
+            self.exitstatus = status
+            if self.state == S.STARTING:
+                self._change(S.RUNNING, now)
+            if exit_expected:
+                self._change(S.EXITED, now, expected=True)
+                self._emit(Log("info", f"exited: {self.name} ({message}; expected)"))
+            else:
+                self.spawnerr = f"Bad exit code {status}"
+                self._change(S.EXITED, now, expected=False)
+                self._emit(Log("warn", f"exited: {self.name} ({message}; not expected)"))
+        self.pid = 0
+        if self.state == S.EXITED and self.may_autostart and self._wants_restart():
+            return self._take() + self.start(now)
+        return self._take()
+
+    def timer(self, now: float) -> list[Effect]:
+        """This process's timer fired."""
+        if self.state == S.STARTING and self.pid and now >= self.delay:
+            self._enter_running(now)
+        elif self.state == S.BACKOFF:
+            self._after_backoff(now)
+        elif self.state == S.STOPPING and now >= self.delay:
+            self._emit(Log("warn", f"killing '{self.name}' ({self.pid}) with SIGKILL"))
+            return self._take() + self.kill(signal.SIGKILL, now)
+        return self._take()
+
+    # ---- internal transitions -------------------------------------------------------
+    def _enter_running(self, now: float) -> None:
+        self.delay = 0
+        self.backoff = 0
+        self._change(S.RUNNING, now)
+        self._emit(Log("info", f"success: {self.name} entered RUNNING state, process has stayed "
+                               f"up for > than {self.config.startsecs} seconds (startsecs)"))
+
+    def _after_backoff(self, now: float) -> None:
+        """In BACKOFF: give up after startretries, else retry once the delay has passed."""
+        if self.backoff > self.config.startretries:
+            self.delay = 0
+            self.backoff = 0
+            self.system_stop = True
+            self._arm(None)
+            self._change(S.FATAL, now)
+            self._emit(Log("info", f"gave up: {self.name} entered FATAL state, too many start "
+                                   "retries too quickly"))
+        elif not self.may_autostart:
+            self._arm(None)
+        elif now >= self.delay:
+            started = self.start(now)   # start() drains self._out: re-queue what it took
+            self._out.extend(started)
+        else:
+            self._arm(self.delay)
+
+    def _wants_restart(self) -> bool:
+        ar = self.config.autorestart
+        if ar == "true":
+            return True
+        if ar == "unexpected":
+            return self.exitstatus not in self.config.exitcodes
+        return False

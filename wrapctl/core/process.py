@@ -1,0 +1,284 @@
+"""One supervised process at the I/O edge: carries out the machine's effects on a real loop.
+
+The machine decides; this class forks, signals, arms the one timer, moves output from the
+child's pipes into its log files, and feeds outcomes back to the machine.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import tempfile
+import time
+from typing import Callable, Optional
+
+from wrapctl.core import machine as m
+from wrapctl.core.logs import RotatingFile, strip_ansi
+from wrapctl.core.spawn import SpawnError, spawn
+from wrapctl.core.states import ProcessState, decode_wait_status
+
+READ_CHUNK = 65536
+
+
+class OutputChannel:
+    """One of stdout/stderr: the parent end of the pipe and the log it feeds."""
+
+    def __init__(self, name: str, logcfg, logfile: Optional[str]):
+        self.name = name
+        self.logcfg = logcfg
+        self.logfile = logfile
+        self.log: Optional[RotatingFile] = None
+        self.fd: Optional[int] = None
+        self.file = None        # the pipe's file object; closing it closes fd
+        self.listeners: list[Callable[[bytes], None]] = []   # fg / tail -f / events
+
+    def open_log(self) -> None:
+        if self.logfile and self.log is None:
+            self.log = RotatingFile(self.logfile, self.logcfg.maxbytes, self.logcfg.backups)
+
+
+class Process:
+    def __init__(self, config, supervisor):
+        self.config = config
+        self.sup = supervisor
+        self.machine = m.ProcessMachine(config)
+        self.popen = None
+        self._timer = None
+        self.stdin = None
+        self.channels = {
+            "stdout": OutputChannel("stdout", config.stdout,
+                                    self._logname("stdout", config.stdout.logfile)),
+            "stderr": OutputChannel("stderr", config.stderr,
+                                    None if config.redirect_stderr else
+                                    self._logname("stderr", config.stderr.logfile)),
+        }
+
+    # ---- naming --------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def group(self) -> str:
+        return self.config.group
+
+    @property
+    def state(self) -> ProcessState:
+        return self.machine.state
+
+    @property
+    def pid(self) -> int:
+        return self.machine.pid
+
+    def _logname(self, channel: str, value) -> Optional[str]:
+        from wrapctl.config.records import AUTO
+        if value == AUTO:
+            d = self.sup.config.daemon
+            fd, path = tempfile.mkstemp(
+                suffix=".log", prefix=f"{self.config.name}-{channel}---{d.identifier}-",
+                dir=d.childlogdir)
+            os.close(fd)
+            return path
+        return value
+
+    # ---- requests (from the supervisor / API) ----------------------------------------
+    def start(self) -> None:
+        self._apply(self.machine.start(time.time()))
+
+    def autostart(self) -> None:
+        self._apply(self.machine.autostart(time.time()))
+
+    def stop(self) -> None:
+        self._apply(self.machine.stop(time.time()))
+
+    def give_up(self) -> None:
+        self._apply(self.machine.give_up(time.time()))
+
+    def signal(self, sig: int) -> Optional[str]:
+        """Send a signal without intent to stop; return an error string or None."""
+        pid = self.machine.pid
+        if not pid:
+            return f"attempted to send {self.name} sig {sig} but it wasn't running"
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+        except OSError as e:
+            return str(e)
+        return None
+
+    def write_stdin(self, data: bytes) -> None:
+        if self.stdin is None:
+            raise OSError(errno.EPIPE, "Process has no stdin channel")
+        view = memoryview(data)
+        while view:
+            n = os.write(self.stdin.fileno(), view)
+            view = view[n:]
+
+    # ---- outcomes (from the loop) --------------------------------------------------
+    def reaped(self, sts: int) -> None:
+        self._drain()
+        self._close_pipes()
+        if self.popen is not None:
+            # Tell Popen the child is gone so it never waits on the pid itself.
+            self.popen.returncode = sts
+            self.popen = None
+        es, msg = decode_wait_status(sts)
+        self._apply(self.machine.exited(es, msg, time.time()))
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._apply(self.machine.timer(time.time()))
+
+    # ---- effects -------------------------------------------------------------------
+    def _apply(self, effects) -> None:
+        for e in effects:
+            if isinstance(e, m.Spawn):
+                self._spawn()
+            elif isinstance(e, m.Kill):
+                self._kill(e)
+            elif isinstance(e, m.Timer):
+                self._arm(e.at)
+            elif isinstance(e, m.Log):
+                self.sup.log(e.level, e.message)
+            elif isinstance(e, m.StateChange):
+                self.sup.state_changed(self, e.old, e.new, e.expected)
+
+    def _spawn(self) -> None:
+        try:
+            for ch in self.channels.values():
+                ch.open_log()
+            popen = spawn(self.config, self.sup.serverurl)
+        except (SpawnError, OSError) as e:
+            self._apply(self.machine.spawn_failed(str(e), time.time()))
+            return
+        self.popen = popen
+        self.sup.register_pid(popen.pid, self)
+        loop = self.sup.loop
+        self.stdin = popen.stdin
+        for ch, f in (("stdout", popen.stdout), ("stderr", popen.stderr)):
+            if f is None:
+                continue
+            fd = f.fileno()
+            os.set_blocking(fd, False)
+            self.channels[ch].fd = fd
+            self.channels[ch].file = f
+            loop.add_reader(fd, self._on_readable, ch)
+        self._apply(self.machine.spawned(popen.pid, time.time()))
+
+    def _kill(self, e: m.Kill) -> None:
+        try:
+            if e.as_group:
+                os.killpg(e.pid, e.sig)
+            else:
+                os.kill(e.pid, e.sig)
+        except ProcessLookupError:
+            # It exited on its own; SIGCHLD handling will finish it.
+            self.sup.log("debug", f"unable to signal {self.name} (pid {e.pid}), it probably "
+                                  "just exited on its own")
+        except OSError as err:
+            self._apply(self.machine.kill_failed(str(err), time.time()))
+
+    def _arm(self, at: Optional[float]) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if at is not None:
+            self._timer = self.sup.loop.call_later(max(0.0, at - time.time()), self._on_timer)
+
+    # ---- output --------------------------------------------------------------------
+    def _on_readable(self, channel: str) -> None:
+        ch = self.channels[channel]
+        try:
+            data = os.read(ch.fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close_channel(ch)
+            return
+        self._output(ch, data)
+
+    def _output(self, ch: OutputChannel, data: bytes) -> None:
+        if self.sup.config.daemon.strip_ansi:
+            data = strip_ansi(data)
+        if ch.log is not None:
+            try:
+                ch.log.write(data)
+            except OSError as e:
+                self.sup.log("error", f"cannot write {ch.name} log of {self.name}: {e}")
+        for listener in list(ch.listeners):
+            listener(data)
+
+    def _drain(self) -> None:
+        for ch in self.channels.values():
+            while ch.fd is not None:
+                try:
+                    data = os.read(ch.fd, READ_CHUNK)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    data = b""
+                if not data:
+                    self._close_channel(ch)
+                    break
+                self._output(ch, data)
+
+    def _close_channel(self, ch: OutputChannel) -> None:
+        if ch.fd is None:
+            return
+        self.sup.loop.remove_reader(ch.fd)
+        ch.file.close()
+        ch.fd = ch.file = None
+
+    def _close_pipes(self) -> None:
+        for ch in self.channels.values():
+            self._close_channel(ch)
+        if self.stdin is not None:
+            try:
+                self.stdin.close()
+            except OSError:
+                pass    # EPIPE flushing nothing: the child is gone
+            self.stdin = None
+
+    def clear_logs(self) -> None:
+        """Remove the log files (and backups stay) and start them afresh, as supervisord."""
+        for ch in self.channels.values():
+            if ch.logfile and os.path.exists(ch.logfile):
+                os.remove(ch.logfile)
+            if ch.log is not None:
+                ch.log.reopen()
+
+    def reopen_logs(self) -> None:
+        for ch in self.channels.values():
+            if ch.log is not None:
+                ch.log.reopen()
+
+    def close(self) -> None:
+        """Forget this process (group removed): release logs and timer."""
+        self._arm(None)
+        self._close_pipes()
+        for ch in self.channels.values():
+            if ch.log is not None:
+                ch.log.close()
+                ch.log = None
+
+    # ---- info ----------------------------------------------------------------------
+    def info(self, now: float) -> dict:
+        mc = self.machine
+        return {
+            "name": self.name,
+            "group": self.group,
+            "start": int(mc.laststart),
+            "stop": int(mc.laststop),
+            "now": int(now),
+            "state": int(mc.state),
+            "statename": mc.state.name,
+            "spawnerr": mc.spawnerr or "",
+            "exitstatus": mc.exitstatus or 0,
+            "logfile": self.channels["stdout"].logfile or "",
+            "stdout_logfile": self.channels["stdout"].logfile or "",
+            "stderr_logfile": self.channels["stderr"].logfile or "",
+            "pid": mc.pid,
+        }
