@@ -156,6 +156,8 @@ class DaemonConfig:
     environment: tuple[tuple[str, str], ...] = ()
     identifier: str = "supervisor"
     extra: tuple[tuple[str, str], ...] = ()
+    uid: Optional[int] = None           # user resolved when parsed (added by the parser)
+    gid: Optional[int] = None           # the user's primary group
 
 
 @dataclass(frozen=True)
