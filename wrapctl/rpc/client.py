@@ -14,7 +14,17 @@ import xmlrpc.client
 
 
 class ClientError(Exception):
-    """The server could not be reached or the connection broke; str() is one line."""
+    """The server could not be reached or the connection broke; str() is one line.
+
+    `errno` is the underlying OS error number when there is one (ENOENT: no socket file,
+    ECONNREFUSED: nothing listening), else None; `status` is the HTTP status when the
+    server answered a stream request with something other than 200 (401, 404), else None.
+    """
+
+    def __init__(self, message, errno=None, status=None):
+        super().__init__(message)
+        self.errno = errno
+        self.status = status
 
 
 def _reason(exc):
@@ -63,7 +73,8 @@ class Endpoint:
                         raise
                     self.sock = sock
                 except OSError as exc:
-                    raise ClientError(f"cannot connect to {endpoint.url}: {_reason(exc)}") from None
+                    raise ClientError(f"cannot connect to {endpoint.url}: {_reason(exc)}",
+                                      exc.errno) from exc
 
         kwargs = {} if timeout is None else {"timeout": timeout}
         return Conn(self.host, self.port, **kwargs)
@@ -104,7 +115,8 @@ class Transport(xmlrpc.client.Transport):
             raise
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise ClientError(f"lost connection to {self.endpoint.url}: {_reason(exc)}") from None
+            raise ClientError(f"lost connection to {self.endpoint.url}: {_reason(exc)}",
+                              getattr(exc, "errno", None)) from exc
 
 
 def make_proxy(url, username=None, password=None, timeout=None):
@@ -129,14 +141,17 @@ def open_stream(url, path, username=None, password=None, timeout=None):
             conn.request("GET", path, headers=headers)
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
-            raise ClientError(f"lost connection to {url}: {_reason(exc)}") from None
+            raise ClientError(f"lost connection to {url}: {_reason(exc)}",
+                              getattr(exc, "errno", None)) from exc
         if resp.status != 200:
-            raise ClientError(f"cannot read {path} from {url}: {resp.status} {resp.reason}")
+            raise ClientError(f"cannot read {path} from {url}: {resp.status} {resp.reason}",
+                              status=resp.status)
         while True:
             try:
                 chunk = resp.read1(65536)
             except (OSError, http.client.HTTPException) as exc:
-                raise ClientError(f"lost connection to {url}: {_reason(exc)}") from None
+                raise ClientError(f"lost connection to {url}: {_reason(exc)}",
+                                  getattr(exc, "errno", None)) from exc
             if not chunk:
                 return
             yield chunk

@@ -76,12 +76,16 @@ class Dispatcher:
 
     def register_instance(self, namespace, obj):
         """Publish every public method of `obj` as namespace.method, docstring as help."""
-        for attr in dir(type(obj)):
-            if attr.startswith("_"):
-                continue
-            func = getattr(obj, attr)
-            if callable(func):
-                self.register(f"{namespace}.{attr}", func, inspect.getdoc(func) or "")
+        seen = set()
+        for klass in type(obj).__mro__[:-1]:  # not object's
+            for attr, value in vars(klass).items():
+                if attr.startswith("_") or attr in seen:
+                    continue
+                seen.add(attr)
+                # only functions: properties and class attributes are not published
+                if inspect.isfunction(value):
+                    func = getattr(obj, attr)
+                    self.register(f"{namespace}.{attr}", func, inspect.getdoc(func) or "")
 
     def method_names(self):
         return sorted(self._methods)
