@@ -312,3 +312,30 @@ def test_property_few_backups_keep_a_suffix(tmp_path, chunks, maxbytes, backups)
     assert data.endswith(b"".join(files))
     assert all(len(f) <= maxbytes for f in files)
     assert sorted(os.listdir(d)) == sorted(os.path.basename(n) for n in generations(str(p)))
+
+
+def test_real_child_output_through_a_pipe(tmp_path):
+    """What the core does: read a child's stdout pipe in pieces, hand them over."""
+    import subprocess
+    import sys
+    script = "import sys\nfor i in range(3000): sys.stdout.write('out %d ' % i + 'x' * (i % 37) + '\\n')\n"
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    p = tmp_path / "child.log"
+    rf = RotatingFile(str(p), 4096, 100)
+    received = []
+    sizes = [1, 7, 100, 4096, 65536, 13]
+    n = 0
+    while True:
+        chunk = os.read(child.stdout.fileno(), sizes[n % len(sizes)])
+        n += 1
+        if not chunk:
+            break
+        received.append(chunk)
+        rf.write(chunk)
+    child.stdout.close()
+    assert child.wait(timeout=60) == 0
+    rf.close()
+    files = contents(str(p))
+    assert b"".join(files) == b"".join(received)
+    assert len(files) > 10
+    assert all(f.endswith(b"\n") and len(f) <= 4096 for f in files[:-1])
