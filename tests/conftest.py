@@ -44,3 +44,20 @@ def no_leftovers():
         except psutil.Error:
             pass
     assert not desc, "processes left behind by the suite:\n" + "\n".join(desc)
+
+
+@pytest.fixture
+def wrapctld(tmp_path):
+    """Factory: wrapctld(programs_ini) starts `wrapctl daemon -n` in tmp_path; stopped after."""
+    from harness import Daemon
+    made = []
+
+    def make(programs, kind="wrapctl", **kw):
+        d = Daemon(kind, tmp_path / f"d{len(made)}")
+        os.makedirs(d.root, exist_ok=True)
+        made.append(d)
+        return d.start(programs, **kw)
+
+    yield make
+    for d in made:
+        d.stop()

@@ -1,0 +1,170 @@
+"""Run a real daemon (supervisord 4.3 or `wrapctl daemon`) on a config in a temp dir.
+
+    s = Daemon("wrapctl", tmp_path).start("[program:x]\ncommand=sleep 1000\n")
+    s.wait_state("x", "RUNNING"); s.rpc().stopProcess("x"); s.stop()
+
+The daemon runs in the foreground as a child of the test; stop() shuts it down over the API
+and waits (SIGKILL only if it hangs). Waits are bounded by generous deadlines; no test
+asserts a wall-clock time.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xmlrpc.client
+
+from wrapctl.rpc.client import ClientError
+
+PY = sys.executable
+
+BASE_INI = """\
+[unix_http_server]
+file={sock}
+
+[supervisord]
+logfile=%(here)s/supervisord.log
+pidfile=%(here)s/supervisord.pid
+childlogdir=%(here)s/logs
+loglevel=info
+nodaemon=true
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{sock}
+
+"""
+
+UPTIME = re.compile(r"uptime \d+:\d\d:\d\d")
+
+
+def normalize(text):
+    return UPTIME.sub("uptime H:MM:SS", text)
+
+
+def py(code):
+    """A command line running a Python snippet (double quotes inside must be avoided)."""
+    return f"{PY} -u -c \"{code}\""
+
+
+def wait_for(pred, deadline=30, what="condition"):
+    end = time.monotonic() + deadline
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def alive(pid):
+    """True if pid is a live, non-zombie process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Daemon:
+    def __init__(self, kind, root):
+        self.kind = kind
+        self.root = str(root)
+        # AF_UNIX paths are limited to 108 bytes; pytest's tmp_path may be longer.
+        self.sockdir = self.root if len(self.root) < 80 else tempfile.mkdtemp(prefix="wc")
+        self.sock = os.path.join(self.sockdir, "s.sock")
+        self.conf = os.path.join(self.root, "supervisord.conf")
+        self.proc = None
+        self.log = None
+        os.makedirs(os.path.join(self.root, "logs"), exist_ok=True)
+
+    @property
+    def url(self):
+        return "unix://" + self.sock
+
+    @property
+    def mainlog(self):
+        return os.path.join(self.root, "supervisord.log")
+
+    def write(self, programs, base=True):
+        with open(self.conf, "w") as f:
+            f.write((BASE_INI.format(sock=self.sock) if base else "") + programs)
+
+    def command(self):
+        if self.kind == "supervisord":
+            return [PY, "-m", "supervisor.supervisord", "-n", "-c", self.conf]
+        return [PY, "-m", "wrapctl", "daemon", "-n", "-c", self.conf]
+
+    def start(self, programs=None, deadline=30, base=True):
+        if programs is not None:
+            self.write(programs, base=base)
+        self.log = open(os.path.join(self.root, "daemon.out"), "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
+                                     cwd=self.root)
+        end = time.monotonic() + deadline
+        while True:
+            try:
+                self.rpc().getState()
+                return self
+            except (OSError, ClientError, xmlrpc.client.Error):
+                if self.proc.poll() is not None or time.monotonic() > end:
+                    raise RuntimeError(f"{self.kind} did not come up: {self.output()}")
+                time.sleep(0.02)
+
+    def output(self):
+        with open(os.path.join(self.root, "daemon.out"), "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def proxy(self):
+        from wrapctl.rpc.client import make_proxy
+        return make_proxy(self.url)
+
+    def rpc(self):
+        return self.proxy().supervisor
+
+    def info(self, name):
+        return self.rpc().getProcessInfo(name)
+
+    def wait_state(self, name, statename, deadline=30):
+        def check():
+            info = self.info(name)
+            return info if info["statename"] == statename else None
+        try:
+            return wait_for(check, deadline, f"{name} {statename}")
+        except AssertionError:
+            raise AssertionError(f"{name} is {self.info(name)['statename']}, not {statename}")
+
+    def ctl(self, *args, timeout=60):
+        return subprocess.run([PY, "-m", "supervisor.supervisorctl", "-c", self.conf, *args],
+                              capture_output=True, text=True, timeout=timeout)
+
+    def wrapctl(self, *args, timeout=60):
+        return subprocess.run([PY, "-m", "wrapctl", "-c", self.conf, *args],
+                              capture_output=True, text=True, timeout=timeout)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=60):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                self.rpc().shutdown()
+            except (OSError, ClientError, xmlrpc.client.Error):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        self.proc = None
