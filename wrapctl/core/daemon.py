@@ -102,14 +102,21 @@ def clear_autochildlogdir(config: Config, logger) -> None:
                 logger.warn(f"Failed to clean up {name!r}")
 
 
-def raise_fd_limit(minfds: int, logger) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = max(minfds, min(hard, 65536)) if hard != resource.RLIM_INFINITY else max(minfds, 65536)
-    if soft < want:
+def raise_limits(minfds: int, minprocs: int, logger) -> None:
+    """Raise the soft limits to minfds / minprocs where the hard limits allow, as
+    supervisord does; three pipes per process make the fd limit the one that bites."""
+    for res, want, what in ((resource.RLIMIT_NOFILE, minfds, "file descriptor"),
+                            (resource.RLIMIT_NPROC, minprocs, "process")):
+        soft, hard = resource.getrlimit(res)
+        if soft == resource.RLIM_INFINITY or soft >= want:
+            continue
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+            resource.setrlimit(res, (new, hard))
         except (ValueError, OSError):
-            logger.warn(f"could not raise the file descriptor limit to {want}")
+            new = soft
+        if new < want:
+            logger.warn(f"could not raise the {what} limit to {want} (hard limit {hard})")
 
 
 # ---- the daemon --------------------------------------------------------------------------
@@ -243,6 +250,26 @@ class Daemon:
         return self.exit_status
 
 
+def drop_privileges(user: str) -> None:
+    """[supervisord] user=: become that user (with its groups) before anything is opened."""
+    import pwd
+    try:
+        pw = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except KeyError:
+        raise DaemonError(f"[supervisord] user: no such user {user!r}", status=2)
+    if os.getuid() == pw.pw_uid:
+        return
+    if os.getuid() != 0:
+        raise DaemonError(f"[supervisord] user: can't drop privilege as nonroot user "
+                          f"(to become {user!r})")
+    try:
+        os.initgroups(pw.pw_name, pw.pw_gid)
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    except OSError as e:
+        raise DaemonError(f"[supervisord] user: cannot become {user!r}: {e.strerror}")
+
+
 def run(config: Config, nodaemon: bool) -> int:
     """Prepare the process (daemonize, pidfile, limits) and run the loop; an exit status."""
     d = config.daemon
@@ -262,9 +289,11 @@ def run(config: Config, nodaemon: bool) -> int:
                 os.chdir(d.directory)
             except OSError as e:
                 raise DaemonError(f"cannot chdir to {d.directory}: {e.strerror}")
+    if d.user:
+        drop_privileges(d.user)
     echo = sys.stdout if foreground and not d.silent else None
     daemon = Daemon(config, echo=echo)
-    raise_fd_limit(d.minfds, daemon.logger)
+    raise_limits(d.minfds, d.minprocs, daemon.logger)
     if not d.nocleanup:
         clear_autochildlogdir(config, daemon.logger)
     if d.pidfile:

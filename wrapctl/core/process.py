@@ -208,6 +208,10 @@ class Process:
                 ch.log.write(data)
             except OSError as e:
                 self.sup.log("error", f"cannot write {ch.name} log of {self.name}: {e}")
+        if ch.logcfg.syslog:
+            import syslog
+            for line in data.decode("utf-8", "replace").splitlines():
+                syslog.syslog(f"{self.name} {line}")
         for listener in list(ch.listeners):
             listener(data)
 
