@@ -344,9 +344,11 @@ class Loader:
         seen: dict[str, GroupConfig] = {}
         for g in groups:
             if g.name in seen:
-                first = seen[g.name].where
+                # blame the section that comes later in reading order
+                first, second = sorted((seen[g.name].where, g.where),
+                                       key=lambda w: (self.files.index(w.file), w.line))
                 raise ConfigError(f"group name {g.name!r} is already used by [{first.section}] "
-                                  f"at {first.file}:{first.line}", g.where)
+                                  f"at {first.file}:{first.line}", second)
             seen[g.name] = g
         groups.sort(key=lambda g: (g.priority, g.name))
         return groups
