@@ -155,7 +155,8 @@ class _Channel:
             raise _Close("client stopped reading") from None
 
     async def simple(self, status, text, headers=(), close=False):
-        if self.conn.our_state is not h11.SEND_RESPONSE:
+        # IDLE: h11 lets a server answer a request it could not parse
+        if self.conn.our_state not in (h11.SEND_RESPONSE, h11.IDLE):
             raise _Close(text)
         body = (text + "\n").encode("utf-8")
         hdrs = [("Content-Type", "text/plain; charset=utf-8"),
