@@ -589,3 +589,32 @@ def test_idle_server_schedules_no_timers(serve, loop_thread):
     while loop_thread.run(scheduled()) and time.monotonic() < deadline:
         time.sleep(0.1)  # the proxy's connection is closed when it is collected
     assert loop_thread.run(scheduled()) == []
+
+
+def test_expect_100_continue(serve):
+    _, path, _ = serve()
+    body = xmlrpc.client.dumps((), "supervisor.getVersion").encode()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(DEADLINE)
+        s.connect(path)
+        s.sendall(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                  b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
+        assert s.recv(100).startswith(b"HTTP/1.1 100 ")
+        s.sendall(body)
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200 OK") and b"<string>3.0</string>" in reply
+
+
+def test_pipelined_requests_answered_in_order(serve):
+    _, path, _ = serve()
+    reqs = b""
+    for i in range(5):
+        body = xmlrpc.client.dumps((i,), "supervisor.echo").encode()
+        reqs += b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    reqs += b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    reply = raw(path, reqs)
+    assert [reply.find(b"<int>%d</int>" % i) for i in range(5)] == sorted(
+        reply.find(b"<int>%d</int>" % i) for i in range(5))
+    assert reply.count(b"HTTP/1.1 200 OK") == 5 and reply.endswith(b"not found\n")

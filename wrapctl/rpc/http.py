@@ -224,7 +224,9 @@ class _Channel:
                     if isinstance(event, h11.ConnectionClosed):
                         return None
                     if isinstance(event, h11.Request):
-                        got_bytes = True
+                        if not got_bytes:  # pipelined: it was already buffered
+                            got_bytes = True
+                            deadline.reschedule(loop.time() + server.request_timeout)
                         request = Request(event, self.peer)
                         length = request.header("content-length")
                         if length is not None and int(length) > server.max_body:
