@@ -1,7 +1,6 @@
 """The HTTP server on real sockets, driven by real clients: supervisor's own transport
 (as supervisorctl builds it), the real supervisorctl program, our client, raw sockets."""
 import asyncio
-import base64
 import hashlib
 import os
 import shutil
@@ -413,7 +412,8 @@ def test_billion_laughs_and_deep_nesting_over_http(serve):
     from tests.test_rpc_codec import BILLION_LAUGHS
     _, path, _ = serve()
     assert raw(path, post(BILLION_LAUGHS)).startswith(b"HTTP/1.1 400 ")
-    deep = b"<methodCall><methodName>a.b</methodName><params><param>" + b"<value><array><data>" * 100000
+    deep = (b"<methodCall><methodName>a.b</methodName><params><param>"
+            + b"<value><array><data>" * 100000)
     assert raw(path, post(deep)).startswith(b"HTTP/1.1 400 ")
 
 

@@ -32,7 +32,7 @@ class BasicAuth:
         return hmac.compare_digest(stored.encode("utf-8"), given.encode("utf-8"))
 
     def check(self, authorization):
-        """OK, BAD_REQUEST or UNAUTHORIZED for an Authorization header value (str, bytes or None)."""
+        """OK, BAD_REQUEST or UNAUTHORIZED for an Authorization header (str, bytes or None)."""
         if authorization is None:
             return UNAUTHORIZED
         if isinstance(authorization, bytes):

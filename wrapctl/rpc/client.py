@@ -104,7 +104,8 @@ class Transport(xmlrpc.client.Transport):
 
     def send_headers(self, connection, headers):
         if self.username is not None:
-            headers = list(headers) + [("Authorization", _auth_header(self.username, self.password))]
+            auth = _auth_header(self.username, self.password)
+            headers = list(headers) + [("Authorization", auth)]
         super().send_headers(connection, headers)
 
     def request(self, host, handler, request_body, verbose=False):

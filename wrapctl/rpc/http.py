@@ -39,7 +39,10 @@ _READ = 64 * 1024
 
 
 class BindError(OSError):
-    """A listening socket could not be set up; str() says which and why."""
+    """A listening socket could not be set up; str() says which and why, in one line."""
+
+    def __str__(self):
+        return str(self.strerror)
 
 
 class Request:
@@ -446,22 +449,9 @@ def _in_use(path):
 
 
 def _bind_unix(path, mode, owner):
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = f"{path}.{os.getpid()}"  # as supervisord: same path length limit
     for _attempt in range(3):
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            pass
-        else:
-            if not stat.S_ISSOCK(st.st_mode):
-                raise BindError(errno.EEXIST, f"cannot listen on {path}: exists and is not a socket")
-            if _in_use(path):
-                raise BindError(errno.EADDRINUSE, f"cannot listen on {path}: another server is running on it")
-            log.warning("removing stale socket %s", path)
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+        _remove_stale(path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             try:
@@ -472,15 +462,18 @@ def _bind_unix(path, mode, owner):
             # mode and owner are set before the socket is reachable under its real name
             os.chmod(tmp, mode)
             if owner is not None:
-                os.chown(tmp, owner[0], owner[1])
+                try:
+                    os.chown(tmp, owner[0], owner[1])
+                except PermissionError:
+                    raise BindError(errno.EPERM, f"cannot listen on {path}: not permitted to "
+                                                 f"chown to uid/gid {owner[0]}/{owner[1]}") from None
             os.link(tmp, path)  # fails instead of replacing if someone raced us
         except FileExistsError:
             sock.close()
             continue
-        except PermissionError as exc:
+        except BindError:
             sock.close()
-            what = f"chown to {owner}" if owner is not None and exc.filename is None else exc.strerror
-            raise BindError(exc.errno, f"cannot listen on {path}: {what}") from None
+            raise
         except OSError as exc:
             sock.close()
             raise BindError(exc.errno, f"cannot listen on {path}: {exc.strerror or exc}") from None
@@ -492,4 +485,22 @@ def _bind_unix(path, mode, owner):
         sock.setblocking(False)
         sock.listen(1024)
         return sock
-    raise BindError(errno.EADDRINUSE, f"cannot listen on {path}: keeps being recreated by another process")
+    raise BindError(errno.EADDRINUSE,
+                    f"cannot listen on {path}: keeps being recreated by another process")
+
+
+def _remove_stale(path):
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise BindError(errno.EEXIST, f"cannot listen on {path}: exists and is not a socket")
+    if _in_use(path):
+        raise BindError(errno.EADDRINUSE,
+                        f"cannot listen on {path}: another server is running on it")
+    log.warning("removing stale socket %s", path)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
