@@ -132,7 +132,6 @@ class Daemon:
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.supervisor: Optional[Supervisor] = None
         self.http = None
-        self.log_listeners: list = []       # /mainlogtail streams
         self.exit_status = 0
 
     # ---- requests from signals and the API -------------------------------------------

@@ -270,6 +270,7 @@ class MainLog:
         self.level = level_number(level)
         self.echo = echo
         self.last_error: Optional[OSError] = None
+        self.listeners: list = []   # callables given each line as bytes (/mainlogtail)
         self._syslog = None
         self.file: Optional[RotatingFile] = None
         if path == "syslog":
@@ -313,6 +314,8 @@ class MainLog:
         line = f"{_timestamp(time.time())} {name} {msg}\n"
         if self.echo is not None:
             self._echo(line)
+        for fn in self.listeners:
+            fn(line.encode("utf-8", "surrogateescape"))
         if self._syslog is not None:
             for part in msg.rstrip("\n").split("\n"):
                 self._syslog.syslog(f"{name} {part}")

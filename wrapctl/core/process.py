@@ -30,6 +30,7 @@ class OutputChannel:
         self.log: Optional[RotatingFile] = None
         self.fd: Optional[int] = None
         self.file = None        # the pipe's file object; closing it closes fd
+        self.failing = False    # the last log write failed
         self.listeners: list[Callable[[bytes], None]] = []   # fg / tail -f / events
 
     def open_log(self) -> None:
@@ -207,7 +208,15 @@ class Process:
             try:
                 ch.log.write(data)
             except OSError as e:
-                self.sup.log("error", f"cannot write {ch.name} log of {self.name}: {e}")
+                # Once per failure spell, not once per chunk: a full disk must not flood
+                # the main log. The bytes wait in the file's pending buffer.
+                if not ch.failing:
+                    self.sup.log("error", f"cannot write {ch.name} log of {self.name}: {e}")
+                ch.failing = True
+            else:
+                if ch.failing:
+                    self.sup.log("info", f"{ch.name} log of {self.name} writable again")
+                ch.failing = False
         if ch.logcfg.syslog:
             import syslog
             for line in data.decode("utf-8", "replace").splitlines():
@@ -249,10 +258,10 @@ class Process:
     def clear_logs(self) -> None:
         """Remove the log files (and backups stay) and start them afresh, as supervisord."""
         for ch in self.channels.values():
-            if ch.logfile and os.path.exists(ch.logfile):
-                os.remove(ch.logfile)
             if ch.log is not None:
-                ch.log.reopen()
+                ch.log.clear()
+            elif ch.logfile and os.path.exists(ch.logfile):
+                os.remove(ch.logfile)
 
     def reopen_logs(self) -> None:
         for ch in self.channels.values():

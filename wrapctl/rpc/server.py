@@ -69,14 +69,8 @@ def _mainlogtail_handler(daemon):
         if not path or path == "syslog":
             await response.send(404, "No main log file\n")
             return
-        listeners = daemon.log_listeners
-
-        def sub(fn):
-            listeners.append(fn)
-
-        def unsub(fn):
-            listeners.remove(fn)
-        await _stream(response, path, sub, unsub)
+        listeners = daemon.logger.listeners
+        await _stream(response, path, listeners.append, listeners.remove)
     return handler
 
 
