@@ -128,7 +128,8 @@ def _command(v: str) -> str:
 
 
 def _serverurl(v: str) -> Optional[str]:
-    if v.strip().upper() == "AUTO":
+    # supervisord treats an empty serverurl like AUTO when it spawns
+    if v.strip().upper() in ("AUTO", ""):
         return None
     return v
 
