@@ -431,6 +431,19 @@ def test_wrong_types_are_faults_not_crashes(serve):
     assert info.value.faultCode == Faults.UNKNOWN_METHOD
 
 
+def test_default_body_limit_is_4_mib(serve):
+    _, path, _ = serve()
+    over = b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (4 * 2 ** 20 + 1)
+    assert raw(path, over).startswith(b"HTTP/1.1 413 ")
+
+
+def test_stdlib_server_proxy_over_tcp(serve):
+    _, _, (host, port) = serve(unix=False)
+    with xmlrpc.client.ServerProxy(f"http://{host}:{port}/RPC2") as proxy:
+        assert proxy.supervisor.getVersion() == "3.0"
+        assert proxy.supervisor.echo([1, {"a": 2.5}]) == [[1, {"a": 2.5}]]
+
+
 def test_body_limit_413_without_reading_it(serve):
     _, path, _ = serve(max_body=1000)
     head = b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"
