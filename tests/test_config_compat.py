@@ -239,3 +239,27 @@ def test_default_section_and_comments_match_supervisord(cwd):
           continued # comment
         startsecs=2
     """))
+
+
+def test_supervisors_sample_conf_loads_cleanly(cwd):
+    """The file `echo_supervisord_conf` prints, with every commented option switched on."""
+    import re
+    sample = (os.path.dirname(options.__file__) + "/skel/sample.conf")
+    text = open(sample).read()
+    plain = cwd / "plain.conf"
+    plain.write_text(text.replace("/tmp/", f"{cwd}/"))
+    cfg = load(str(plain))
+    assert cfg.warnings == ()
+    assert_same(plain)
+    # switch on the example [program:x] and [eventlistener:x] with all their options
+    head, examples = text.split(";[program:theprogramname]")
+    examples, tail = examples.split(";[group:thegroupname]")
+    examples = re.sub(r"^;(?!(user|stdout_logfile|stderr_logfile)=)(\w+=|\[)", r"\2",
+                      ";[program:theprogramname]" + examples, flags=re.M)
+    body = head + examples + ";[group:thegroupname]" + tail
+    full = cwd / "full.conf"
+    full.write_text(body.replace("/tmp/", f"{cwd}/"))
+    cfg = load(str(full))
+    assert [g.kind for g in cfg.groups] == ["eventlistener", "program"]
+    assert cfg.warnings == ()
+    assert_same(full)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from wrapctl.config import values as V
 from wrapctl.config.errors import ConfigError
-from wrapctl.config.ini import IniDocument, Option, Section
+from wrapctl.config.ini import IniDocument, Option
 from wrapctl.config.records import (AUTO, Config, CtlConfig, DaemonConfig, EventListenerConfig,
                                     GroupConfig, InetServerConfig, LogConfig, ProcessConfig,
                                     UnixServerConfig, Where)
