@@ -144,6 +144,7 @@ class Loader:
         self.files: list[str] = []
         self.env_names = {f"ENV_{k}": v for k, v in environ.items()}
         self.node = platform.node()
+        self.daemon_env: dict[str, str] = {}     # [supervisord] environment=
 
     # -- reading ------------------------------------------------------------------------
 
@@ -312,8 +313,6 @@ class Loader:
             raise ConfigError(str(e), self._swhere(section)) from None
 
     def _groups(self) -> list[GroupConfig]:
-        if not hasattr(self, "daemon_env"):
-            self.daemon_env = {}
         sections = self.doc.sections
         groups: list[GroupConfig] = []
         grouped: set[str] = set()
@@ -437,24 +436,8 @@ class Loader:
             names = {**base, "process_num": num, "numprocs": numprocs}
             env = get("environment", V.key_value_pairs, {}, names)
             names.update({f"ENV_{k}": v for k, v in env.items()})
-            logs = {}
-            for ch in ("stdout", "stderr"):
-                logfile = get(f"{ch}_logfile", _proc_logfile, AUTO, names)
-                maxbytes = get(f"{ch}_logfile_maxbytes", V.byte_size, 50 * 1024 * 1024, names)
-                backups = get(f"{ch}_logfile_backups", _nonneg, 10, names)
-                syslog = get(f"{ch}_syslog", V.boolean, False, names)
-                if logfile == _SYSLOG:
-                    if first:
-                        self._warn(self._owhere(s, f"{ch}_logfile"),
-                                   f"{ch}_logfile=syslog is deprecated, use {ch}_syslog=true")
-                    logfile, syslog = None, True
-                if logfile == AUTO and not maxbytes and first:
-                    self._warn(self._owhere(s, f"{ch}_logfile_maxbytes"),
-                               f"AUTO {ch}_logfile without rotation (maxbytes=0) may fill "
-                               "the disk")
-                logs[ch] = LogConfig(logfile=logfile, maxbytes=maxbytes, backups=backups,
-                                     capture_maxbytes=capture[ch], events_enabled=events_on[ch],
-                                     syslog=syslog)
+            logs = {ch: self._log(s, ch, names, capture[ch], events_on[ch], warn=first)
+                    for ch in ("stdout", "stderr")}
             if redirect_stderr:
                 if logs["stderr"].logfile not in (AUTO, None) and first:
                     self._warn(self._owhere(s, "stderr_logfile"),
@@ -485,6 +468,24 @@ class Loader:
             else:
                 procs.append(ProcessConfig(**fields))
         return procs
+
+    def _log(self, s: str, ch: str, names: dict, capture: int, events: bool,
+             warn: bool) -> LogConfig:
+        """One output channel of one process; warnings only for the program's first process."""
+        logfile = self._value(s, f"{ch}_logfile", names, _proc_logfile, AUTO)
+        maxbytes = self._value(s, f"{ch}_logfile_maxbytes", names, V.byte_size, 50 * 1024 * 1024)
+        backups = self._value(s, f"{ch}_logfile_backups", names, _nonneg, 10)
+        syslog = self._value(s, f"{ch}_syslog", names, V.boolean, False)
+        if logfile == _SYSLOG:
+            if warn:
+                self._warn(self._owhere(s, f"{ch}_logfile"),
+                           f"{ch}_logfile=syslog is deprecated, use {ch}_syslog=true")
+            logfile, syslog = None, True
+        if logfile == AUTO and not maxbytes and warn:
+            self._warn(self._owhere(s, f"{ch}_logfile_maxbytes"),
+                       f"AUTO {ch}_logfile without rotation (maxbytes=0) may fill the disk")
+        return LogConfig(logfile=logfile, maxbytes=maxbytes, backups=backups,
+                         capture_maxbytes=capture, events_enabled=events, syslog=syslog)
 
     # -- servers and client -------------------------------------------------------------
 
