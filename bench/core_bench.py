@@ -19,7 +19,8 @@ other, in a short temp dir under /tmp (AF_UNIX paths must stay under 108 bytes).
 4. idle wakeups: a few programs running and nothing happening; context switches of every
    thread of the daemon (/proc/PID/task/*/status) over a window, read from outside.
 5. slow stop: a program ignoring TERM (stopwaitsecs=10), stopProcess(wait=False), then the
-   daemon's CPU time (/proc/PID/stat utime+stime, all threads) over the next 5 s.
+   daemon's CPU time (/proc/PID/stat utime+stime, all threads) over the next 5 s; 5b the
+   same with a stopProcess(wait=True) call pending meanwhile (what `supervisorctl stop` does).
 6. VmRSS of the daemon with the N programs RUNNING (after the calls of scenario 3).
 
 Every daemon is shut down over the API; anything it started that is still alive after
@@ -361,8 +362,13 @@ def idle_wakeups(kind: str, programs: int = 3, seconds: float = 20) -> dict:
             "threads": len(after)}
 
 
-def slow_stop(kind: str, window: float = 5) -> dict:
-    """Scenario 5: the daemon's CPU use while a TERM-ignoring program is being stopped."""
+def slow_stop(kind: str, window: float = 5, wait: bool = False) -> dict:
+    """Scenario 5: the daemon's CPU use while a TERM-ignoring program is being stopped.
+
+    wait=False is the plain request. wait=True keeps a stopProcess(wait=True) call pending
+    during the window, as `supervisorctl stop` does; supervisord answers such a call from a
+    deferred that its loop re-checks.
+    """
     prog = ("[program:stubborn]\ncommand=sh -c \"trap '' TERM; exec sleep 100000\"\n"
             "startsecs=0\nstopwaitsecs=10\n")
     with Daemon(kind, prog) as d:
@@ -370,18 +376,34 @@ def slow_stop(kind: str, window: float = 5) -> dict:
         d.wait_line(re.compile(RUNNING_LINE.format(name="stubborn")), 0)
         info = d.rpc().getProcessInfo("stubborn")
         d.remember_children()
-        d.rpc().stopProcess("stubborn", False)
+        caller = None
+        if wait:
+            url = "unix://" + d.sock
+            caller = threading.Thread(target=_stop_and_wait, args=(url,), daemon=True)
+            caller.start()
+            time.sleep(0.3)     # let the call arrive; the window starts after it
+        else:
+            d.rpc().stopProcess("stubborn", False)
         cpu0, sw0, t0 = cpu_seconds(d.pid), ctxt_switches(d.pid), time.monotonic()
         time.sleep(window)
         cpu1, sw1, t1 = cpu_seconds(d.pid), ctxt_switches(d.pid), time.monotonic()
         state = d.rpc().getProcessInfo("stubborn")["statename"]
+        os.kill(info["pid"], signal.SIGKILL)    # end the wait instead of sitting out 10 s
+        if caller is not None:
+            caller.join(30)
         if state != "STOPPING":
             raise BenchError(f"{kind}: stubborn is {state} during the window, not STOPPING")
-        os.kill(info["pid"], signal.SIGKILL)    # end the wait instead of sitting out 10 s
     span = t1 - t0
     switches = sum(c - sw0.get(tid, 0) for tid, c in sw1.items())
     return {"cpu_percent": 100 * (cpu1 - cpu0) / span, "cpu_s": cpu1 - cpu0,
             "wakeups_per_s": switches / span, "seconds": span}
+
+
+def _stop_and_wait(url: str):
+    try:
+        make_proxy(url, timeout=60).supervisor.stopProcess("stubborn", True)
+    except (OSError, ClientError, xmlrpc.client.Error):
+        pass    # the SIGKILL may end it as ABNORMAL; only the wait mattered
 
 
 # ---- report ----------------------------------------------------------------------------
@@ -407,7 +429,7 @@ def machine() -> dict:
 
 def ratio(a, b) -> str:
     if b == 0:
-        return "inf" if a > 0 else "1.0x"
+        return "inf" if a > 0 else "- (both 0)"
     return f"{a / b:.1f}x"
 
 
@@ -436,6 +458,10 @@ def rows(res: dict, n: int) -> list[tuple]:
     add("slow", "5. CPU during a slow stop (% of a core)", "cpu_percent", "{:.1f}",
         lambda s, w: met(w < 1))
     add("slow", "   ... wakeups per second meanwhile", "wakeups_per_s", "{:.1f}",
+        lambda s, w: "")
+    add("slow_wait", "5b. same, stopProcess(wait=True) pending (% of a core)", "cpu_percent",
+        "{:.1f}", lambda s, w: met(w < 1))
+    add("slow_wait", "   ... wakeups per second meanwhile", "wakeups_per_s", "{:.1f}",
         lambda s, w: "")
     add("many", f"6. RSS with {n} programs RUNNING (MiB)", "rss_mib", "{:.1f}",
         lambda s, w: met(w <= s))
@@ -474,6 +500,7 @@ def main(argv=None) -> int:
         plan.append(("idle", lambda k: idle_wakeups(k, 3, idle_s)))
     if "5" in only:
         plan.append(("slow", lambda k: slow_stop(k, 5)))
+        plan.append(("slow_wait", lambda k: slow_stop(k, 5, wait=True)))
 
     res: dict = {}
     info = machine()
