@@ -1,0 +1,512 @@
+"""The shim program: run COMMAND, find the daemon, mirror its life in the foreground.
+
+Every state change comes from the event loop: SIGCHLD and forwarded signals through the
+signal wakeup fd, a pidfd for a daemon that is not the shim's child, inotify for a pidfile
+that appears late, and one-shot timers for --start-timeout and --stop-timeout.
+
+Phases: pre-start -> starting (pidfile mode, waiting for a pid) -> running -> stopping
+(TERM) or dying (daemon gone, killing leftovers) -> exit once no process of the tree is left.
+"""
+import os
+import signal
+import sys
+
+from . import identity, pidfile, reaper
+from . import status as st
+from .loop import Loop
+from .options import FORWARDED, Options, UsageError, parse
+
+PROG = "wrapctl-shim"
+# The shim's own signals must not reach COMMAND as ignored or blocked.
+_RESET = (signal.SIGPIPE, signal.SIGXFSZ) + FORWARDED
+_RELEASE_FAILSAFE = 0.5   # seconds between SIGKILL sweeps while a tree refuses to end
+
+
+def say(msg):
+    try:
+        os.write(2, f"{PROG}: {msg}\n".encode(errors="backslashreplace"))
+    except OSError:
+        pass
+
+
+class Exit(Exception):
+    def __init__(self, code):
+        self.code = code
+
+
+class Shim:
+    def __init__(self, opts: Options):
+        self.o = opts
+        self.loop = Loop()
+        self.me = os.getpid()
+        self.euid = os.geteuid()
+        self.phase = "init"
+        self.launcher = None          # pid of COMMAND
+        self.launcher_status = None
+        self.daemon = None            # tracked main pid
+        self.pidfd = None
+        self.helpers = {}             # pid -> (role, cmd)
+        self.exited = {}              # pid -> raw wait status, for pids we care about
+        self.final = None             # exit status once decided
+        self.kill_timer = None
+        self.start_timer = None
+        self.inotify = None
+        self.stale_stamp = None
+        self.pidfile_touched = False
+        self.last_refusal = None
+        self.startup_failure = None   # (pid, raw status) of a tree process that failed early
+
+    # -- plumbing --------------------------------------------------------------------------
+    def info(self, msg):
+        if not self.o.quiet:
+            say(msg)
+
+    def run(self):
+        import psutil
+        try:
+            reaper.set_child_subreaper()
+        except OSError as e:
+            say(f"cannot become a child subreaper: {e}")
+            return st.INTERNAL
+        self.root_ctime = psutil.Process(self.me).create_time()
+        self.loop.watch_signals((signal.SIGCHLD,) + FORWARDED, self.on_signal)
+        try:
+            if self.o.pre_start:
+                self.phase = "pre-start"
+                self.spawn_helper("pre-start", self.o.pre_start)
+            else:
+                self.launch()
+            self.loop.run()
+        except Exit as e:
+            return e.code
+        return self.final if self.final is not None else st.INTERNAL
+
+    def spawn(self, argv):
+        return os.posix_spawnp(argv[0], argv, os.environ, setsigdef=_RESET,
+                               setsigmask=())
+
+    def spawn_helper(self, role, cmd):
+        try:
+            pid = self.spawn(["/bin/sh", "-c", cmd])
+        except OSError as e:
+            say(f"--{role} {cmd!r}: cannot run /bin/sh: {e.strerror}")
+            return None
+        self.helpers[pid] = (role, cmd)
+        return pid
+
+    # -- start-up ----------------------------------------------------------------------------
+    def launch(self):
+        if self.o.pidfile:
+            self.watch_pidfile()
+        try:
+            self.launcher = self.spawn(self.o.command)
+        except FileNotFoundError:
+            say(f"{self.o.command[0]}: command not found")
+            self.exit_now(st.NOT_FOUND)
+        except PermissionError:
+            say(f"{self.o.command[0]}: permission denied")
+            self.exit_now(st.CANNOT_EXECUTE)
+        except OSError as e:
+            say(f"{self.o.command[0]}: cannot execute: {e.strerror}")
+            self.exit_now(st.CANNOT_EXECUTE)
+        if self.o.pidfile:
+            self.phase = "starting"
+            self.start_timer = self.loop.call_later(self.o.start_timeout, self.on_start_timeout)
+            self.check_pidfile(final=False)
+        else:
+            # Without a pidfile COMMAND itself is the first candidate: a foreground program
+            # is simply kept (tini style); a daemonizing one is followed when it exits.
+            self.phase = "running"
+            self.track(self.launcher)
+
+    def watch_pidfile(self):
+        from inotify_simple import INotify, flags
+        d = os.path.dirname(os.path.abspath(self.o.pidfile))
+        self.pidfile_name = os.path.basename(self.o.pidfile)
+        self.inotify = INotify(nonblocking=True)
+        mask = flags.CREATE | flags.CLOSE_WRITE | flags.MOVED_TO | flags.MODIFY
+        try:
+            self.inotify.add_watch(d, mask)
+        except OSError as e:
+            say(f"--pidfile {self.o.pidfile}: cannot watch directory {d}: {e.strerror}")
+            self.exit_now(st.USAGE)
+        # Whatever the file holds now predates the launch: a leftover of an earlier run.
+        self.stale_stamp = pidfile.read(self.o.pidfile, self.euid).stamp
+        self.loop.add_reader(self.inotify.fileno(), self.on_inotify)
+
+    def unwatch_pidfile(self):
+        if self.inotify is not None:
+            self.loop.remove_reader(self.inotify.fileno())
+            self.inotify.close()
+            self.inotify = None
+
+    def on_inotify(self):
+        from inotify_simple import flags
+        final = touched = False
+        try:
+            events = self.inotify.read(timeout=0)
+        except BlockingIOError:
+            return
+        for ev in events:
+            if ev.name == self.pidfile_name:
+                touched = True
+                if ev.mask & (flags.CLOSE_WRITE | flags.MOVED_TO):
+                    final = True
+        if touched and self.phase == "starting":
+            self.pidfile_touched = True
+            self.check_pidfile(final)
+
+    def check_pidfile(self, final):
+        """Adopt the pid in the pidfile if acceptable.
+
+        final: the file is complete (closed after writing, renamed into place, or COMMAND
+        has exited), so a refusal is definitive; otherwise only an acceptance counts.
+        """
+        self.collect()
+        r = pidfile.read(self.o.pidfile, self.euid)
+        fresh = r.stamp is not None and (self.pidfile_touched or r.stamp != self.stale_stamp)
+        if r.pid is None and r.refusal is None:
+            return
+        if not fresh:
+            # A leftover of an earlier run is ignored until rewritten, unless it happens to
+            # name a process that passes every identity check (then it cannot be stale).
+            if r.pid is not None and self.adopt(r.pid) is None:
+                return
+            self.last_refusal = (f"pidfile {self.o.pidfile} still holds "
+                                 f"{r.pid if r.pid else 'content'} from before the launch")
+            return
+        if r.refusal is not None:
+            reason = f"pidfile {self.o.pidfile} {r.refusal}"
+        else:
+            if r.pid in self.exited:
+                self.startup_failure = (r.pid, self.exited.pop(r.pid))
+                say(f"daemon pid {r.pid} (from {self.o.pidfile}) died during start-up: "
+                    f"{st.describe_wait_status(self.startup_failure[1])}")
+                self.die(self.startup_failure[1])
+                return
+            reason = self.adopt(r.pid)
+            if reason is None:
+                return
+            reason = f"pidfile {self.o.pidfile} {reason}"
+        self.last_refusal = reason
+        if final:
+            say(f"refused: {reason}")
+            self.fail(st.REFUSED)
+
+    def on_start_timeout(self):
+        self.start_timer = None
+        if self.phase != "starting":
+            return
+        self.check_pidfile(final=True)
+        if self.phase != "starting":
+            return
+        why = f" ({self.last_refusal})" if self.last_refusal else (
+            f" (pidfile {self.o.pidfile} never appeared)")
+        say(f"no acceptable daemon pid after {self.o.start_timeout:g}s{why}")
+        self.fail(st.START_TIMEOUT)
+
+    # -- identity ----------------------------------------------------------------------------
+    def adopt(self, pid, quiet=False):
+        """Track pid as the daemon; returns None on success, else the refusal reason.
+
+        The pidfd is opened before the checks so the process judged is the one watched,
+        even if the pid is reused right after.
+        """
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            fd = None
+        except OSError:
+            fd = -1      # pidfds refused here: fall back to SIGCHLD alone (children only)
+        snap = identity.snapshot(pid) if fd is not None else None
+        reason = identity.judge(pid, snap, self.me, self.root_ctime, self.o.exe)
+        if reason is not None:
+            if fd is not None and fd >= 0:
+                os.close(fd)
+            return reason
+        self.track(pid, fd)
+        if not quiet:
+            self.info(f"daemon is pid {pid} ({snap.name})")
+        return None
+
+    def track(self, pid, fd=None):
+        """Watch pid as the daemon's main pid (fd: its pidfd, if already open)."""
+        if fd is None:
+            # COMMAND itself: our child by construction, so SIGCHLD alone would do; the
+            # pidfd makes signalling it safe from pid reuse. A zombie still has one.
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:
+                fd = -1
+        if self.start_timer is not None:
+            self.loop.cancel(self.start_timer)
+            self.start_timer = None
+        self.unwatch_pidfile()
+        self.release_pidfd()
+        self.daemon = pid
+        if self.phase == "starting":
+            self.phase = "running"
+        if fd >= 0:
+            self.pidfd = fd
+            self.loop.add_reader(fd, self.on_pidfd)
+
+    def release_pidfd(self):
+        if self.pidfd is not None:
+            self.loop.remove_reader(self.pidfd)
+            os.close(self.pidfd)
+            self.pidfd = None
+
+    def candidates(self):
+        """Live direct children that may be the daemon (helper commands excluded)."""
+        import psutil
+        out = []
+        for p in psutil.Process(self.me).children():
+            if p.pid in self.helpers or p.pid in self.exited:
+                continue
+            snap = identity.snapshot(p.pid)
+            if snap is None or snap.zombie:
+                continue
+            if self.o.exe and snap.name != self.o.exe:
+                continue
+            out.append(snap)
+        return out
+
+    # -- events ------------------------------------------------------------------------------
+    def on_signal(self, signum):
+        if signum == signal.SIGCHLD:
+            self.on_child()
+        else:
+            self.forward(signum)
+
+    def collect(self):
+        """Reap every exited child; returns True when the shim has no process left."""
+        statuses, empty = reaper.reap_all()
+        for pid, status in statuses.items():
+            if pid in self.helpers:
+                self.helper_done(pid, status)
+            elif pid == self.launcher:
+                self.launcher_status = status
+                self.exited[pid] = status
+            else:
+                self.exited[pid] = status
+                if self.phase == "starting" and status != 0 and self.startup_failure is None:
+                    self.startup_failure = (pid, status)
+        return empty
+
+    def on_child(self):
+        empty = self.collect()
+        if self.phase == "pre-start":
+            return
+        if self.phase == "starting":
+            if self.launcher_status is not None and self.launcher in self.exited:
+                self.exited.pop(self.launcher)
+                if self.launcher_status != 0:
+                    say(f"{self.o.command[0]} failed during start-up: "
+                        f"{st.describe_wait_status(self.launcher_status)}")
+                    self.die(self.launcher_status)
+                    return
+                self.check_pidfile(final=True)
+            if self.phase == "starting" and empty:
+                if self.startup_failure:
+                    pid, status = self.startup_failure
+                    say(f"daemon died during start-up (pid {pid}, "
+                        f"{st.describe_wait_status(status)}); no process left")
+                    self.die(status)
+                else:
+                    say(f"{self.o.command[0]} exited and no process is left, but pidfile "
+                        f"{self.o.pidfile} never named a daemon")
+                    self.fail(st.START_TIMEOUT)
+                return
+        if self.phase in ("running", "stopping") and self.daemon in self.exited:
+            self.daemon_exited(self.exited.pop(self.daemon))
+        if self.phase in ("stopping", "dying", "failing"):
+            if empty:
+                self.finish()
+            else:
+                # A dying parent may hand the shim children it forked after the last sweep.
+                if self.kill_timer is None and self.phase != "stopping":
+                    reaper.kill_tree(signal.SIGKILL)
+        if self.phase != "starting":
+            self.exited = {p: s for p, s in self.exited.items() if p == self.daemon}
+
+    def on_pidfd(self):
+        # The daemon exited. If it is our child SIGCHLD carries the status; if not, nobody
+        # will tell us its status (its parent reaps it).
+        if self.daemon is None:
+            return
+        self.collect()
+        if self.daemon in self.exited:
+            self.daemon_exited(self.exited.pop(self.daemon))
+        else:
+            try:
+                pid, status = os.waitpid(self.daemon, os.WNOHANG)
+            except ChildProcessError:
+                self.daemon_exited(None)
+                return
+            if pid:
+                self.daemon_exited(status)
+
+    def helper_done(self, pid, status):
+        role, cmd = self.helpers.pop(pid)
+        if status == 0:
+            if role == "pre-start" and self.phase == "pre-start":
+                self.launch()
+            return
+        say(f"--{role} {cmd!r} failed: {st.describe_wait_status(status)}")
+        if role == "pre-start" and self.phase == "pre-start":
+            self.fail(st.PRE_START_FAILED)
+
+    def daemon_exited(self, status):
+        old = self.daemon
+        self.release_pidfd()
+        self.daemon = None
+        if self.phase == "stopping":
+            if self.final is None:
+                self.final = st.from_wait_status(status) if status is not None else st.TERMINATED
+            return
+        # The main pid may have moved (nginx USR2 + QUIT of .oldbin, re-exec): follow it.
+        if self.o.pidfile:
+            r = pidfile.read(self.o.pidfile, self.euid)
+            if r.pid is not None and r.pid != old:
+                reason = self.adopt(r.pid, quiet=True)
+                if reason is None:
+                    self.info(f"daemon moved from pid {old} to {r.pid}")
+                    return
+                say(f"pidfile {self.o.pidfile} {reason}")
+            elif r.refusal is not None:
+                say(f"pidfile {self.o.pidfile} {r.refusal}")
+        elif status == 0:
+            cands = self.candidates()
+            if len(cands) == 1:
+                if self.adopt(cands[0].pid, quiet=True) is None:
+                    self.info(f"daemon is pid {cands[0].pid} ({cands[0].name})"
+                              if old == self.launcher else
+                              f"daemon moved from pid {old} to {cands[0].pid}")
+                    return
+            elif len(cands) > 1:
+                listed = ", ".join(f"{c.pid} ({c.name})" for c in cands)
+                say(f"several processes could be the daemon: {listed}; pick one with --exe "
+                    f"or use --pidfile")
+                self.fail(st.AMBIGUOUS)
+                return
+        if old != self.launcher or status != 0:
+            self.info(f"daemon pid {old} exited: "
+                      + (st.describe_wait_status(status) if status is not None
+                         else "status unknown (not the shim's child)"))
+        self.die(status)
+
+    # -- signals and stop --------------------------------------------------------------------
+    def forward(self, signum):
+        to = self.o.sigmap.get(signum, signum)
+        if signum == signal.SIGTERM and self.phase == "running":
+            self.stop()
+            return
+        if signum == signal.SIGHUP and self.o.reload_command and self.phase == "running":
+            self.spawn_helper("reload-command", self.o.reload_command)
+            return
+        if signum == signal.SIGTERM and self.phase in ("pre-start", "starting"):
+            # No daemon yet: end whatever was started.
+            self.final = st.TERMINATED
+            self.phase = "stopping"
+            reaper.kill_tree(signal.SIGTERM)
+            self.arm_kill_timer()
+            self.check_empty()
+            return
+        if to == 0:
+            return
+        target = self.daemon
+        if target is None:
+            target = self.launcher if self.phase == "starting" else None
+            if target is None and self.phase == "pre-start":
+                target = next(iter(self.helpers), None)
+        if target is None:
+            return
+        self.send(target, to)
+
+    def send(self, pid, sig):
+        try:
+            if self.pidfd is not None and pid == self.daemon:
+                signal.pidfd_send_signal(self.pidfd, sig)
+            else:
+                os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self):
+        self.phase = "stopping"
+        if self.o.stop_command:
+            self.spawn_helper("stop-command", self.o.stop_command)
+        else:
+            self.send(self.daemon, self.o.sigmap.get(signal.SIGTERM, signal.SIGTERM))
+        self.arm_kill_timer()
+
+    def arm_kill_timer(self):
+        if self.kill_timer is None:
+            self.kill_timer = self.loop.call_later(self.o.stop_timeout, self.on_kill_timer)
+
+    def on_kill_timer(self):
+        left = reaper.kill_tree(signal.SIGKILL)
+        if left:
+            self.info(f"--stop-timeout passed: SIGKILL to {len(left)} process(es): "
+                      + " ".join(map(str, left)))
+        # Safety net while the tree drains: a SIGKILLed process cannot fork, but one forked
+        # just before the sweep may have been missed.
+        self.kill_timer = self.loop.call_later(_RELEASE_FAILSAFE, self.on_kill_timer)
+        self.check_empty()
+
+    def check_empty(self):
+        if self.collect():
+            self.finish()
+
+    def die(self, status):
+        """The daemon is gone: kill what is left of its tree, then exit with its status."""
+        self.phase = "dying"
+        self.final = st.from_wait_status(status) if status is not None else 1
+        self.end_tree()
+
+    def fail(self, code):
+        self.phase = "failing"
+        self.final = code
+        self.end_tree()
+
+    def end_tree(self):
+        if self.start_timer is not None:
+            self.loop.cancel(self.start_timer)
+            self.start_timer = None
+        self.unwatch_pidfile()
+        self.release_pidfd()
+        left = reaper.kill_tree(signal.SIGKILL)
+        if left:
+            self.info("SIGKILL to what is left of the tree: " + " ".join(map(str, left)))
+        self.loop.cancel(self.kill_timer)
+        self.kill_timer = self.loop.call_later(_RELEASE_FAILSAFE, self.on_kill_timer)
+        self.check_empty()
+
+    def finish(self):
+        """Nothing of the tree is left: exit with the daemon's status."""
+        if self.final is None:
+            status = self.exited.get(self.daemon) if self.daemon is not None else None
+            self.final = (st.from_wait_status(status) if status is not None
+                          else st.TERMINATED if self.phase == "stopping" else 0)
+        self.loop.stop()
+        raise Exit(self.final)
+
+    def exit_now(self, code):
+        reaper.kill_tree(signal.SIGKILL)
+        raise Exit(code)
+
+
+def main(argv=None):
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        opts = parse(args)
+    except UsageError as e:
+        say(f"error: {e}")
+        return st.USAGE
+    except SystemExit as e:       # --help
+        return e.code if isinstance(e.code, int) else 0
+    return Shim(opts).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Test daemons for the shim tests (scripts) and the helpers that drive them (shimkit)."""
