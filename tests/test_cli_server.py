@@ -23,7 +23,7 @@ SERVERS = os.environ.get("WRAPCTL_CLI_SERVERS", "supervisord").split(",")
 BASE_INI = """\
 [unix_http_server]
 file={sock}
-
+{auth}
 [supervisord]
 logfile=%(here)s/supervisord.log
 pidfile=%(here)s/supervisord.pid
@@ -73,6 +73,13 @@ def normalize(text):
     return UPTIME.sub("uptime H:MM:SS", text)
 
 
+def wait_for(predicate, deadline=30, what="condition"):
+    end = time.monotonic() + deadline
+    while not predicate():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 class Server:
     """A daemon on a unix socket in a temp dir, with its config file."""
 
@@ -84,6 +91,7 @@ class Server:
         self.sock = os.path.join(self.sockdir, "s.sock")
         self.conf = os.path.join(root, "supervisord.conf")
         self.proc = None
+        self.auth = None            # (username, password) on the socket
         os.makedirs(os.path.join(root, "logs"), exist_ok=True)
 
     @property
@@ -91,10 +99,12 @@ class Server:
         return "unix://" + self.sock
 
     def write(self, programs):
+        auth = "username={}\npassword={}\n".format(*self.auth) if self.auth else ""
         with open(self.conf, "w") as f:
-            f.write(BASE_INI.format(sock=self.sock) + programs)
+            f.write(BASE_INI.format(sock=self.sock, auth=auth) + programs)
 
-    def start(self, programs, deadline=30):
+    def start(self, programs, deadline=30, auth=None):
+        self.auth = auth
         self.write(programs)
         if self.kind == "supervisord":
             cmd = [PY, "-m", "supervisor.supervisord", "-n", "-c", self.conf]
@@ -117,7 +127,8 @@ class Server:
     def rpc(self):
         from supervisor.xmlrpc import SupervisorTransport
         return xmlrpc.client.ServerProxy(
-            "http://127.0.0.1", transport=SupervisorTransport(None, None, self.url)).supervisor
+            "http://127.0.0.1",
+            transport=SupervisorTransport(*(self.auth or (None, None)), self.url)).supervisor
 
     def wait_state(self, name, statename, deadline=30):
         end = time.monotonic() + deadline

@@ -22,11 +22,8 @@ from wrapctl.cli.target import ConfigProblem, resolve_target
 
 
 def rpc_client():
-    """The transport module. TODO: import wrapctl.rpc.client directly once it lands."""
-    try:
-        from wrapctl.rpc import client
-    except ImportError:
-        from wrapctl.cli import _interim_rpc as client
+    """The transport module, imported on first use (click's --help stays fast)."""
+    from wrapctl.rpc import client
     return client
 
 
@@ -87,11 +84,11 @@ class Ctl:
                                      password=self.password)
         return self._proxy
 
-    def call(self, method: str, *args):
-        """Call supervisor.<method>; Faults pass through, transport errors are mapped."""
+    def call(self, method: str, *args, namespace: str = "supervisor"):
+        """Call namespace.method; Faults pass through, transport errors are mapped."""
         ClientError = rpc_client().ClientError
         try:
-            return getattr(self.proxy.supervisor, method)(*args)
+            return getattr(getattr(self.proxy, namespace), method)(*args)
         except xmlrpc.client.Fault:
             raise
         except (OSError, ClientError, xmlrpc.client.ProtocolError) as e:
@@ -161,6 +158,8 @@ def control_command(name, **kw):
                 out.out("")
             except BrokenPipeError:
                 sys.stderr.close()
+            except Exception as e:      # last resort: one line, never a traceback
+                out.fail(Exit.GENERIC, f"error: {type(e).__name__}: {e}".splitlines()[0])
             ctx.exit(out.status)
         return wrapper
     return deco
@@ -528,6 +527,24 @@ def update(ctl, out, names):
 
     def chosen(g):
         return not wanted or g in wanted
+
+    # wrapctl's daemon updates process by process (an unchanged process in a changed group
+    # keeps running); supervisord has no such call, so it gets supervisorctl's group logic.
+    try:
+        done = ctl.call("update", sorted(wanted), namespace="wrapctl")
+    except xmlrpc.client.Fault as f:
+        if f.faultCode != Faults.UNKNOWN_METHOD:
+            raise
+    else:
+        added, changed, removed = done[0]
+        for g in removed:
+            out.out(f"{g}: stopped")
+            out.out(f"{g}: removed process group")
+        for g in changed:
+            out.out(f"{g}: updated process group")
+        for g in added:
+            out.out(f"{g}: added process group")
+        return
 
     for g in filter(chosen, removed):
         results = ctl.call("stopProcessGroup", g)
