@@ -294,8 +294,11 @@ class Shim:
         return empty
 
     def on_child(self):
+        was = self.phase
         empty = self.collect()
-        if self.phase == "pre-start":
+        if was == "pre-start":
+            # Either still waiting, or the pre-start just ended and COMMAND was launched
+            # (so `empty` is stale).
             return
         if self.phase == "starting":
             if self.launcher_status is not None and self.launcher in self.exited:
