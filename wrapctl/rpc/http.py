@@ -433,17 +433,23 @@ class HTTPServer:
 
 
 def _in_use(path):
-    """True if something accepts connections on the unix socket at `path`."""
+    """Why the unix socket at `path` must be left alone, or None if it is stale.
+
+    Only a refused connection proves it stale; any other failure (EACCES on someone
+    else's socket, say) leaves it in place.
+    """
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.setblocking(False)
     try:
         probe.connect(path)
-    except (BlockingIOError, InterruptedError):  # backlog full: alive, just busy
-        return True
-    except OSError:
-        return False
+    except (ConnectionRefusedError, FileNotFoundError):
+        return None
+    except (BlockingIOError, InterruptedError):  # backlog full: alive and busy
+        return "another server is running on it"
+    except OSError as exc:
+        return f"cannot tell whether it is in use ({exc.strerror})"
     else:
-        return True
+        return "another server is running on it"
     finally:
         probe.close()
 
@@ -496,9 +502,9 @@ def _remove_stale(path):
         return
     if not stat.S_ISSOCK(st.st_mode):
         raise BindError(errno.EEXIST, f"cannot listen on {path}: exists and is not a socket")
-    if _in_use(path):
-        raise BindError(errno.EADDRINUSE,
-                        f"cannot listen on {path}: another server is running on it")
+    busy = _in_use(path)
+    if busy:
+        raise BindError(errno.EADDRINUSE, f"cannot listen on {path}: {busy}")
     log.warning("removing stale socket %s", path)
     try:
         os.unlink(path)
