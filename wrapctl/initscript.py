@@ -1,0 +1,907 @@
+"""Read an init script as text and tell what it starts. The script is never executed.
+
+`read_script(path)` returns a ScriptInfo: the LSB header, the variables it sets (with
+/etc/default/NAME or a --defaults file applied), the daemon its start action launches, and
+how (start-stop-daemon, /lib/init/init-d-script, LSB start_daemon, a wrapper such as
+apache2ctl, or a direct call), or that it is a oneshot (sysctl, modules, firewall, clock).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from wrapctl.shellwords import (UNRESOLVED, Command, Expander, assignment, logical_lines,
+                                resolved, split_commands)
+
+LSB_KEYS = ("Provides", "Required-Start", "Required-Stop", "Should-Start", "Should-Stop",
+            "X-Start-Before", "X-Stop-After", "Default-Start", "Default-Stop",
+            "Short-Description", "Description", "X-Interactive")
+
+# Wrappers whose own start verb forks the real daemon.
+WRAPPERS = {"apache2ctl", "apachectl", "pg_ctlcluster", "pg_ctl", "catalina.sh", "startup.sh",
+            "mysqld_safe", "mariadbd-safe", "mysqld_multi", "authdaemond", "postfix",
+            "rabbitmq-server", "ovs-ctl", "supervisorctl", "jsvc", "elasticsearch"}
+# Commands that start-stop-daemon could run but that are shells or interpreters.
+INTERPRETERS = {"sh", "bash", "dash", "python", "python3", "perl", "ruby", "java", "env", "node"}
+# Commands that never are the daemon in a start action.
+NOT_DAEMONS = {
+    "echo", "printf", "log_daemon_msg", "log_end_msg", "log_action_msg", "log_success_msg",
+    "log_failure_msg", "log_warning_msg", "log_begin_msg", "log_progress_msg", "mkdir", "chown",
+    "chmod", "chgrp", "touch", "rm", "ln", "cp", "mv", "install", "test", "[", "[[", "cat",
+    "sleep", "exit", "return", "true", "false", ":", "local", "export", "set", "unset", "ulimit",
+    "umask", "cd", "shift", "grep", "sed", "awk", "cut", "head", "tail", "id", "getent",
+    "pidof", "pidofproc", "status_of_proc", "kill", "killall", "killproc", "pkill", "wait",
+    "start-stop-daemon", "start_daemon", "daemon", "eval", "exec", "trap", "read", "break",
+    "continue", "case", "esac", "if", "then", "else", "elif", "fi", "for", "while", "until",
+    "do", "done", "in", "function", "{", "}", "basename", "dirname", "readlink", "mountpoint",
+    "setsid", "nohup", "su", "runuser", "sudo", "chroot", "env", "nice", "ionice", "ps", "wc",
+    "sort", "tr", "expr", "date", "logger", "find", "xargs", "stat", "which", "command",
+    "type", "hash", "printenv", "tee", "sync", "udevadm", "udevsettle", "invoke-rc.d",
+    "service", "systemctl", "init_is_upstart", "is_yes", "is_true", "run-parts", "dpkg",
+    "mount", "umount", "sysctl", "modprobe", "insmod", "rmmod", "depmod", "hwclock",
+    "iptables", "ip6tables", "iptables-restore", "ip6tables-restore", "nft", "ifup", "ifdown",
+    "ip", "ifconfig", "route", "loadkeys", "setupcon", "kbd_mode", "consolechars", "setfont",
+    "swapon", "swapoff", "fsck", "hostname", "dmesg", "alsactl", "sed", "seq",
+}
+
+_SSD_LONG = {
+    "-S": "--start", "-K": "--stop", "-T": "--status", "-x": "--exec", "-a": "--startas",
+    "-p": "--pidfile", "-c": "--chuid", "-u": "--user", "-g": "--group", "-d": "--chdir",
+    "-b": "--background", "-m": "--make-pidfile", "-n": "--name", "-N": "--nicelevel",
+    "-k": "--umask", "-r": "--chroot", "-o": "--oknodo", "-q": "--quiet", "-v": "--verbose",
+    "-t": "--test", "-R": "--retry", "-s": "--signal", "-P": "--procsched", "-I": "--iosched",
+    "-C": "--no-close", "-O": "--output", "-H": "--help",
+}
+_SSD_VALUE = {"--exec", "--startas", "--pidfile", "--chuid", "--user", "--group", "--chdir",
+              "--name", "--nicelevel", "--umask", "--chroot", "--retry", "--signal",
+              "--procsched", "--iosched", "--output", "--notify-await", "--notify-timeout",
+              "--ppid"}
+
+
+@dataclass
+class Launch:
+    """How the start action launches the daemon."""
+    style: str                      # start-stop-daemon | init-d-script | start_daemon | daemon | wrapper | direct
+    line: int = 0
+    exec: str = ""                  # --exec: the binary the process will be
+    startas: str = ""               # what is run (defaults to exec)
+    args: list[str] = field(default_factory=list)
+    pidfile: str = ""
+    user: str = ""
+    group: str = ""
+    chdir: str = ""
+    chroot: str = ""
+    umask: str = ""
+    nice: str = ""
+    name: str = ""
+    background: bool = False        # start-stop-daemon --background or "cmd &": no self-fork
+    make_pidfile: bool = False
+    wrapper: str = ""
+
+    @property
+    def program(self) -> str:
+        return self.startas or self.exec
+
+    @property
+    def daemon(self) -> str:
+        """The daemon binary: --exec when the start command is an interpreter or wrapper."""
+        run = os.path.basename(self.startas) if self.startas else ""
+        if self.exec and (not self.startas or run in INTERPRETERS):
+            return self.exec
+        return self.startas or self.exec
+
+
+@dataclass
+class ScriptInfo:
+    path: str
+    name: str
+    lsb: dict[str, str] = field(default_factory=dict)
+    kind: str = "oneshot"           # daemon | oneshot
+    launch: Optional[Launch] = None
+    stop_signal: str = ""
+    stop_timeout: int = 0
+    reload_signal: str = ""
+    reopen_signal: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
+    exported: dict[str, str] = field(default_factory=dict)
+    defaults_files: list[str] = field(default_factory=list)
+    sourced: list[str] = field(default_factory=list)
+    instance_loop: str = ""         # the glob a start loop iterates, when it does
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def lsb_list(self, key: str) -> list[str]:
+        return self.lsb.get(key, "").split()
+
+    @property
+    def provides(self) -> list[str]:
+        return self.lsb_list("Provides")
+
+    @property
+    def daemon(self) -> str:
+        return self.launch.daemon if self.launch else ""
+
+    @property
+    def args(self) -> list[str]:
+        return self.launch.args if self.launch else []
+
+    @property
+    def pidfile(self) -> str:
+        return self.launch.pidfile if self.launch else ""
+
+    def to_dict(self) -> dict:
+        la = self.launch
+        return {
+            "script": self.path, "name": self.name, "kind": self.kind,
+            "lsb": self.lsb,
+            "style": la.style if la else "",
+            "daemon": self.daemon, "command": la.program if la else "",
+            "arguments": self.args, "pidfile": self.pidfile,
+            "user": la.user if la else "", "group": la.group if la else "",
+            "directory": la.chdir if la else "", "background": la.background if la else False,
+            "wrapper": la.wrapper if la else "",
+            "stop_signal": self.stop_signal, "stop_timeout": self.stop_timeout,
+            "reload_signal": self.reload_signal, "reopen_signal": self.reopen_signal,
+            "environment": self.exported, "defaults_files": self.defaults_files,
+            "instance_loop": self.instance_loop,
+            "reasons": self.reasons, "warnings": self.warnings,
+        }
+
+
+class ScriptError(Exception):
+    """An init script that cannot be read at all (one line: file and reason)."""
+
+
+def parse_lsb(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    m = re.search(r"^###\s*BEGIN INIT INFO\s*$(.*?)^###\s*END INIT INFO", text, re.M | re.S)
+    if not m:
+        return out
+    key = None
+    for line in m.group(1).splitlines():
+        line = line.rstrip()
+        mm = re.match(r"^#\s*([A-Za-z][\w-]*):\s*(.*)$", line)
+        if mm and mm.group(1) in LSB_KEYS or (mm and mm.group(1).startswith("X-")):
+            key = mm.group(1)
+            out[key] = mm.group(2).strip()
+        elif key and re.match(r"^#(\t|  )\s*\S", line):
+            out[key] = (out[key] + " " + line[1:].strip()).strip()
+    return out
+
+
+def parse_assignments(text: str, env: dict[str, str], expander_factory) -> dict[str, str]:
+    """Apply a defaults file (plain assignments) onto env; return the names it set."""
+    set_here: dict[str, str] = {}
+    for _, line in logical_lines(text):
+        for words, _op, _bg in split_commands(line):
+            if words and words[0] in ("export", "readonly"):
+                words = words[1:]
+            for w in words:
+                a = assignment(w)
+                if not a:
+                    break
+                name, raw, append = a
+                val = expander_factory(env).word(raw)
+                if append:
+                    val = env.get(name, "") + val
+                env[name] = val
+                set_here[name] = val
+    return set_here
+
+
+_KEYWORDS_OPEN = {"if": "if", "case": "case", "for": "loop", "while": "loop", "until": "loop"}
+_KEYWORDS_CLOSE = {"fi": "if", "esac": "case", "done": "loop"}
+
+
+class _Reader:
+    def __init__(self, path: str, text: str, root: str, defaults: Optional[str],
+                 name: Optional[str]):
+        self.path, self.text, self.root, self.defaults = path, text, root, defaults
+        self.name = name or os.path.basename(path)
+        self.info = ScriptInfo(path=path, name=self.name)
+        self.env: dict[str, str] = {}
+        self.commands: list[Command] = []
+        self.functions: dict[str, list[Command]] = {}
+        self.init_d_script = False
+
+    # -- variables --------------------------------------------------------------------
+    def expander(self, env: dict[str, str]) -> Expander:
+        def lookup(n: str) -> Optional[str]:
+            if n == "0":
+                return self.path
+            if n == "1":
+                return "start"
+            if n == "#":
+                return "1"
+            return env.get(n)
+        return Expander(lookup, self.subst)
+
+    def subst(self, cmd: str) -> Optional[str]:
+        words = split_commands(cmd)
+        if len(words) != 1 or not words[0][0]:
+            return None
+        w = words[0][0]
+        if w[0] == "basename" and len(w) >= 2:
+            arg = self.expander(self.env).word(w[1])
+            if not resolved(arg):
+                return None
+            base = os.path.basename(arg)
+            if len(w) == 3:
+                suf = self.expander(self.env).word(w[2])
+                if base.endswith(suf):
+                    base = base[: -len(suf)]
+            return base
+        if w[0] == "dirname" and len(w) == 2:
+            arg = self.expander(self.env).word(w[1])
+            return os.path.dirname(arg) if resolved(arg) else None
+        return None
+
+    def host_path(self, p: str) -> str:
+        if self.root in ("", "/"):
+            return p
+        return os.path.join(self.root, p.lstrip("/"))
+
+    def source(self, target: str, conditional: bool) -> None:
+        if not resolved(target):
+            self.info.warnings.append(f"sources a file whose name is not known: {target!r}")
+            return
+        base = os.path.basename(target)
+        if target.endswith("/init-d-script") or base == "init-d-script":
+            self.init_d_script = True
+            return
+        if target.startswith("/lib/lsb/") or target.startswith("/lib/init/") \
+                or target.startswith("/etc/rc.d/init.d/functions"):
+            return
+        self.info.sourced.append(target)
+        is_defaults = target.startswith("/etc/default/") or target.startswith("/etc/sysconfig/")
+        if is_defaults and self.defaults:
+            real = self.defaults
+        else:
+            real = self.host_path(target)
+        if not os.path.isfile(real):
+            return
+        if not is_defaults and os.path.getsize(real) > 65536:
+            return
+        try:
+            with open(real, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            return
+        if is_defaults:
+            self.info.defaults_files.append(real)
+        parse_assignments(text, self.env, self.expander)
+
+    # -- structure ----------------------------------------------------------------------
+    def scan(self) -> None:
+        stack: list[tuple[str, str]] = []     # (kind, label)
+        func: Optional[str] = None
+        func_depth = 0
+        branch: list[str] = []                # case pattern per case level
+        pending_func: Optional[str] = None
+        loop_glob = ""
+        for lineno, line in logical_lines(self.text):
+            for words, op, bg in split_commands(line):
+                if not words:
+                    continue
+                # Function definitions: "name() {", "name ()", "function name {".
+                if len(words) >= 1 and re.match(r"^[\w.:-]+\(\)$", words[0]):
+                    pending_func = words[0][:-2]
+                    words = words[1:]
+                elif len(words) >= 2 and words[1] == "()":
+                    pending_func = words[0]
+                    words = words[2:]
+                elif words[0] == "function" and len(words) >= 2:
+                    pending_func = words[1].rstrip("()")
+                    words = words[2:]
+                    if words and words[0] == "()":
+                        words = words[1:]
+                if pending_func and words and words[0] == "{":
+                    func, func_depth = pending_func, len(stack)
+                    stack.append(("func", pending_func))
+                    self.functions.setdefault(func, [])
+                    pending_func = None
+                    words = words[1:]
+                if not words:
+                    continue
+                if pending_func and words[0] == "(":
+                    pending_func = None
+                # Case patterns: "start)" or "start|restart)" at the head of a command.
+                while stack and stack[-1][0] == "case" and words:
+                    head = words[0]
+                    if head == ";;":
+                        if branch:
+                            branch[-1] = ""
+                        words = []
+                        break
+                    if head.endswith(")") and not head.startswith("$(") and head != "()":
+                        branch[-1] = head[:-1].lstrip("(")
+                        words = words[1:]
+                        continue
+                    if head == "(" and len(words) > 1:
+                        words = words[1:]
+                        continue
+                    break
+                if not words or words == [";;"]:
+                    continue
+                kw = words[0]
+                if kw in ("then", "do", "else", "elif") and len(words) > 1:
+                    words = words[1:]
+                    kw = words[0]
+                if kw in _KEYWORDS_OPEN:
+                    stack.append((_KEYWORDS_OPEN[kw], ""))
+                    if kw == "case":
+                        branch.append("")
+                        continue
+                    if kw == "for" and "in" in words:
+                        loop_glob = " ".join(words[words.index("in") + 1:])
+                    if kw in ("for",):
+                        continue
+                    words = words[1:]
+                    if not words:
+                        continue
+                    kw = words[0]
+                if kw in _KEYWORDS_CLOSE or kw == "}":
+                    want = _KEYWORDS_CLOSE.get(kw, "func")
+                    for k in range(len(stack) - 1, -1, -1):
+                        if stack[k][0] == want or (want == "func" and stack[k][0] == "func"):
+                            closed = stack[k:]
+                            del stack[k:]
+                            if any(c[0] == "case" for c in closed):
+                                branch = branch[: len(branch) - sum(
+                                    1 for c in closed if c[0] == "case")]
+                            if want == "func" or any(c[0] == "func" for c in closed):
+                                func = None
+                            break
+                    if kw == "}" or len(words) == 1:
+                        continue
+                    words = words[1:]
+                if words and words[0] in ("then", "do", "else", "elif"):
+                    words = words[1:]
+                if not words:
+                    continue
+                cmd = Command(words=words, line=lineno, after_op=op, background=bg)
+                cmd.context = {
+                    "func": func, "branch": [b for b in branch if b],
+                    "depth": len(stack) - (1 if func else 0) + (1 if op in ("&&", "||") else 0),
+                    "loop": loop_glob if any(s[0] == "loop" for s in stack) else "",
+                    "conditional": len(stack) > 0 or op in ("&&", "||"),
+                }
+                self.commands.append(cmd)
+                if func:
+                    self.functions[func].append(cmd)
+
+    # -- evaluation ---------------------------------------------------------------------
+    def evaluate(self) -> None:
+        """One pass in file order: assignments, sourced files; snapshot env per command."""
+        for cmd in self.commands:
+            words = cmd.words
+            exp = self.expander(self.env)
+            head = words[0]
+            if head in ("export", "readonly", "local", "declare", "typeset"):
+                for w in words[1:]:
+                    a = assignment(w)
+                    if a:
+                        self.assign(a, cmd, exported=head == "export")
+                    elif head == "export" and re.match(r"^\w+$", w):
+                        self.info.exported[w] = self.env.get(w, "")
+                cmd.context["env"] = dict(self.env)
+                continue
+            i = 0
+            while i < len(words):
+                a = assignment(words[i])
+                if not a:
+                    break
+                if i == len(words) - 1 or not assignment(words[-1]) and i + 1 == len(words):
+                    pass
+                i += 1
+            if i == len(words):
+                for w in words:
+                    self.assign(assignment(w), cmd)
+            elif head in (".", "source") and len(words) >= 2:
+                self.source(exp.word(words[1]), cmd.context["conditional"])
+            elif head == ":" and len(words) >= 2:
+                for w in words[1:]:
+                    m = re.match(r'^"?\$\{(\w+):?=(.*)\}"?$', w)
+                    if m and not self.env.get(m.group(1)):
+                        self.env[m.group(1)] = exp.word(m.group(2))
+            cmd.context["env"] = dict(self.env)
+        self.info.variables = {k: v for k, v in self.env.items() if resolved(v)}
+
+    def assign(self, a, cmd: Command, exported: bool = False) -> None:
+        name, raw, append = a
+        val = self.expander(self.env).word(raw)
+        if append:
+            val = self.env.get(name, "") + val
+        cond = cmd.context["conditional"]
+        old = self.env.get(name)
+        if cond and old and resolved(old) and not append:
+            # A guarded default (`[ -z "$X" ] && X=...`, inside if/case/function) does not
+            # override a value already set, e.g. by /etc/default.
+            return
+        self.env[name] = val
+        if exported:
+            self.info.exported[name] = val
+
+    # -- finding the start ----------------------------------------------------------------
+    def start_context(self) -> tuple[set[str], list[Command]]:
+        """Functions reachable from the start branch, and the commands run for start."""
+        start_cmds = [c for c in self.commands if not c.context["func"] and
+                      any(_is_start_pattern(b) for b in c.context["branch"][:1])]
+        reach: set[str] = set()
+        todo = [c.words[0] for c in start_cmds]
+        # init-d-script calls do_start; scripts without a case branch use start()/do_start().
+        todo += ["do_start", "do_start_cmd", "do_start_cmd_override", "start", "d_start",
+                 "start_daemon_" + self.name]
+        while todo:
+            f = todo.pop()
+            if f in reach or f not in self.functions:
+                continue
+            reach.add(f)
+            for c in self.functions[f]:
+                todo.append(c.words[0])
+        return reach, start_cmds
+
+    def find_launch(self) -> Optional[Launch]:
+        reach, start_cmds = self.start_context()
+        pools = [start_cmds + [c for f in reach for c in self.functions[f]]]
+        # Fall back to every command not in an obvious stop/status/reload context.
+        pools.append([c for c in self.commands if not _non_start(c)])
+        for pool in pools:
+            pool = sorted(pool, key=lambda c: c.line)
+            for c in pool:
+                la = self.launch_of(c)
+                if la:
+                    return la
+        if self.init_d_script:
+            return self.init_d_launch()
+        la = self.wrapper_by_name()
+        if la:
+            return la
+        for pool in pools:
+            for c in sorted(pool, key=lambda c: c.line):
+                la = self.direct_of(c, pool)
+                if la:
+                    return la
+        return None
+
+    def words_of(self, c: Command, raw: Optional[list[str]] = None) -> list[str]:
+        env = dict(self.env)
+        env.update(c.context.get("env", {}))
+        return self.expander(env).words(strip_redirections(raw if raw is not None else c.words))
+
+    def launch_of(self, c: Command) -> Optional[Launch]:
+        raw = c.words
+        head = os.path.basename(self.words_of(c, raw[:1])[0]) if raw else ""
+        if head in ("start-stop-daemon", "/sbin/start-stop-daemon"):
+            words = self.words_of(c)
+            la = parse_ssd(words[1:])
+            if la is None:
+                return None
+            la.line = c.line
+            la.background = la.background or c.background
+            return la
+        if head == "start_daemon":
+            return self.lsb_start_daemon(self.words_of(c)[1:], c)
+        if head == "daemon" and len(raw) > 1:
+            return self.rh_daemon(self.words_of(c)[1:], c)
+        return None
+
+    def lsb_start_daemon(self, w: list[str], c: Command) -> Optional[Launch]:
+        la = Launch(style="start_daemon", line=c.line)
+        i = 0
+        while i < len(w) and w[i].startswith("-"):
+            if w[i] in ("-n", "-p") and i + 1 < len(w):
+                if w[i] == "-p":
+                    la.pidfile = w[i + 1]
+                else:
+                    la.nice = w[i + 1]
+                i += 2
+                continue
+            i += 1
+        if i >= len(w):
+            return None
+        la.exec, la.args = w[i], w[i + 1:]
+        return la
+
+    def rh_daemon(self, w: list[str], c: Command) -> Optional[Launch]:
+        la = Launch(style="daemon", line=c.line)
+        i = 0
+        while i < len(w) and (w[i].startswith("-") or w[i].startswith("+")):
+            opt = w[i]
+            if "=" in opt:
+                k, v = opt.split("=", 1)
+                if k == "--user":
+                    la.user = v
+                elif k == "--pidfile":
+                    la.pidfile = v
+                i += 1
+                continue
+            if opt in ("--user", "--pidfile") and i + 1 < len(w):
+                setattr(la, "user" if opt == "--user" else "pidfile", w[i + 1])
+                i += 2
+                continue
+            i += 1
+        if i >= len(w):
+            return None
+        la.exec, la.args = w[i], w[i + 1:]
+        return la
+
+    def init_d_launch(self) -> Optional[Launch]:
+        env = self.env
+        daemon = env.get("DAEMON", "")
+        if not daemon:
+            return None
+        name = env.get("NAME") or os.path.basename(daemon)
+        la = Launch(style="init-d-script", exec=daemon,
+                    args=self.expander(env).words([env.get("DAEMON_ARGS", "")])
+                    if env.get("DAEMON_ARGS") else [],
+                    pidfile=env.get("PIDFILE") or f"/var/run/{name}.pid")
+        if env.get("PIDFILE") == "none":
+            la.pidfile = ""
+        start_args = env.get("START_ARGS", "")
+        if start_args:
+            extra = parse_ssd(["--start"] + self.expander(env).words([start_args]))
+            if extra:
+                for k in ("user", "group", "chdir", "umask", "nice", "name", "startas",
+                          "chroot"):
+                    if getattr(extra, k):
+                        setattr(la, k, getattr(extra, k))
+                la.background |= extra.background
+                la.make_pidfile |= extra.make_pidfile
+                if extra.pidfile:
+                    la.pidfile = extra.pidfile
+        if env.get("COMMAND_NAME"):
+            la.name = env["COMMAND_NAME"]
+        return la
+
+    def direct_of(self, c: Command, pool: list[Command]) -> Optional[Launch]:
+        """A start action that runs the daemon itself: `$DAEMON $OPTS`, `su -c CMD`,
+        `/usr/sbin/foo &`, a wrapper like `apache2ctl start`."""
+        words = self.words_of(c)
+        if not words:
+            return None
+        user = ""
+        if os.path.basename(words[0]) in ("su", "runuser"):
+            user, inner = _su_parts(words)
+            if inner is None:
+                return None
+            sub = split_commands(inner)
+            if not sub:
+                return None
+            words = self.expander(c.context.get("env", self.env)).words(sub[0][0])
+            if not words:
+                return None
+        while words and os.path.basename(words[0]) in ("exec", "nohup", "setsid", "nice",
+                                                       "env", "chpst", "ionice"):
+            words = words[1:]
+            while words and (words[0].startswith("-") or "=" in words[0]):
+                words = words[1:]
+        if not words:
+            return None
+        prog = words[0]
+        base = os.path.basename(prog)
+        if not resolved(prog) or base in NOT_DAEMONS or not base or base.startswith("$"):
+            return None
+        if assignment(prog) or prog.startswith("-"):
+            return None
+        if base in WRAPPERS:
+            return Launch(style="wrapper", line=c.line, exec=prog, args=words[1:],
+                          wrapper=base, user=user, background=c.background)
+        if not prog.startswith("/") and base not in (
+                os.path.basename(self.env.get("DAEMON", "\x01")),):
+            # A bare command name is only trusted when it is what $DAEMON names.
+            return None
+        if c.context["func"] and c.context["func"] not in self.start_context()[0] \
+                and not c.context["branch"]:
+            return None
+        if any(a in ("-t", "--test", "configtest", "--version", "-V", "--help", "-h")
+               for a in words[1:2]):
+            return None
+        if not self.stops_something():
+            return None
+        return Launch(style="direct", line=c.line, exec=prog, args=words[1:], user=user,
+                      background=c.background)
+
+    def wrapper_by_name(self) -> Optional[Launch]:
+        """A start dispatched through shell functions we cannot follow (`$1 $v`, sourced
+        helper libraries) that names a known wrapper: take the wrapper, and say so."""
+        texts = [self.text] + [self._read_small(p) for p in self.info.sourced]
+        for t in texts:
+            for m in re.finditer(r"(?<![\w./-])((?:/[\w.-]+)*/?(" + "|".join(
+                    re.escape(w) for w in sorted(WRAPPERS)) + r"))\b", t):
+                prog = m.group(1)
+                base = m.group(2)
+                if base in ("postfix", "elasticsearch", "rabbitmq-server"):
+                    continue
+                self.info.warnings.append(
+                    f"start goes through shell functions; found the wrapper {base} by name")
+                return Launch(style="wrapper", exec=prog, wrapper=base)
+        return None
+
+    def _read_small(self, p: str) -> str:
+        real = self.host_path(p)
+        try:
+            if os.path.getsize(real) <= 262144:
+                with open(real, encoding="utf-8", errors="replace") as f:
+                    return f.read()
+        except OSError:
+            pass
+        return ""
+
+    def stops_something(self) -> bool:
+        for c in self.commands:
+            w = self.words_of(c, c.words[:1])
+            head = os.path.basename(w[0]) if w else ""
+            if head in ("killproc", "kill", "killall", "pkill"):
+                return True
+            if head == "start-stop-daemon" and any(x in ("--stop", "-K") for x in c.words):
+                return True
+        return False
+
+    # -- stop and reload signals ----------------------------------------------------------
+    def signals(self) -> None:
+        for c in self.commands:
+            branch = (c.context["branch"] or [""])[0]
+            func = c.context["func"] or ""
+            words = self.words_of(c)
+            if not words or os.path.basename(words[0]) != "start-stop-daemon":
+                continue
+            if not any(w in ("--stop", "-K") for w in words):
+                continue
+            opts = _ssd_options(words[1:])
+            sig = opts.get("--signal", "")
+            retry = opts.get("--retry", "")
+            where = branch + " " + func
+            if "reload" in where or "rotate" in where or "reopen" in where:
+                if sig:
+                    if "rotate" in where or "reopen" in where:
+                        self.info.reopen_signal = self.info.reopen_signal or _signame(sig)
+                    else:
+                        self.info.reload_signal = self.info.reload_signal or _signame(sig)
+                continue
+            if "upgrade" in where or "status" in where:
+                continue
+            if retry and not self.info.stop_signal:
+                parts = [p for p in retry.split("/") if p and p != "forever"]
+                sigs = [p for p in parts if not p.isdigit()]
+                nums = [int(p) for p in parts if p.isdigit()]
+                self.info.stop_signal = _signame(sigs[0]) if sigs else (
+                    _signame(sig) if sig else "TERM")
+                if nums:
+                    self.info.stop_timeout = nums[0]
+            elif sig and not self.info.stop_signal and ("stop" in where):
+                self.info.stop_signal = _signame(sig)
+
+    def run(self) -> ScriptInfo:
+        self.info.lsb = parse_lsb(self.text)
+        first = self.text.split("\n", 1)[0]
+        if first.startswith("#!") and "init-d-script" in first:
+            self.init_d_script = True
+        self.scan()
+        self.evaluate()
+        la = self.find_launch()
+        info = self.info
+        if la is None:
+            info.kind = "oneshot"
+            ran = sorted({os.path.basename(self.words_of(c, c.words[:1])[0])
+                          for c in self.start_context()[1] if c.words} - {""})
+            info.reasons.append("the start action launches no daemon"
+                                + (f" (it runs: {', '.join(ran[:8])})" if ran else ""))
+        else:
+            info.kind = "daemon"
+            info.launch = la
+            info.reasons.append(f"line {la.line}: {la.style} starts {la.program}"
+                                if la.line else f"{la.style} starts {la.program}")
+            if la.style == "init-d-script":
+                info.reasons[-1] = ("the script runs on /lib/init/init-d-script with "
+                                    f"DAEMON={la.exec}")
+            for what, val in (("daemon", la.program), ("pidfile", la.pidfile),
+                              ("user", la.user), ("directory", la.chdir)):
+                if val and not resolved(val):
+                    info.warnings.append(f"{what} is computed at run time: "
+                                         f"{val.replace(UNRESOLVED, '$(...)')}")
+            for a in la.args:
+                if not resolved(a):
+                    info.warnings.append("arguments are computed at run time; "
+                                         "review the command")
+                    break
+            loop = next((c.context["loop"] for c in self.commands if c.line == la.line
+                         and c.context["loop"]), "")
+            if loop:
+                info.instance_loop = self.expander(self.env).word(loop)
+            self.signals()
+        return info
+
+
+_REDIR = re.compile(r"^[0-9]*(>>?|<|>&|<&|&>)(.*)$")
+
+
+def strip_redirections(words: list[str]) -> list[str]:
+    """Drop `>file`, `2>&1`, `< in` and the like: they are not arguments."""
+    out, skip = [], False
+    for w in words:
+        if skip:
+            skip = False
+            continue
+        m = _REDIR.match(w)
+        if m and not w.startswith(("'", '"')):
+            if not m.group(2):
+                skip = True
+            continue
+        out.append(w)
+    return out
+
+
+def _is_start_pattern(p: str) -> bool:
+    return any(x.strip("'\"") == "start" for x in p.split("|"))
+
+
+def _non_start(c: Command) -> bool:
+    branch = (c.context["branch"] or [""])[0]
+    func = (c.context["func"] or "").lower()
+    if branch and not _is_start_pattern(branch) and "restart" not in branch:
+        return True
+    return any(x in func for x in ("stop", "status", "reload", "rotate", "check", "test",
+                                   "upgrade", "usage", "kill"))
+
+
+def _su_parts(words: list[str]) -> tuple[str, Optional[str]]:
+    user, inner = "", None
+    i = 1
+    while i < len(words):
+        w = words[i]
+        if w in ("-c", "--command") and i + 1 < len(words):
+            inner = words[i + 1]
+            i += 2
+            continue
+        if w in ("-s", "--shell", "-g", "--group") and i + 1 < len(words):
+            i += 2
+            continue
+        if w in ("-u", "--user") and i + 1 < len(words):
+            user = words[i + 1]
+            i += 2
+            continue
+        if w == "--":
+            if words[0].endswith("runuser") and inner is None:
+                inner = " ".join(words[i + 1:])
+            break
+        if not w.startswith("-") and not user:
+            user = w
+        i += 1
+    return user, inner
+
+
+def _signame(s: str) -> str:
+    s = s.strip().upper()
+    if s.isdigit():
+        import signal
+        try:
+            return signal.Signals(int(s)).name[3:]
+        except ValueError:
+            return s
+    return s[3:] if s.startswith("SIG") else s
+
+
+def _ssd_options(words: list[str]) -> dict[str, str]:
+    opts: dict[str, str] = {}
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w == "--":
+            opts["--"] = " ".join(words[i + 1:])
+            break
+        if w.startswith("--") and "=" in w:
+            k, v = w.split("=", 1)
+            opts[k] = v
+            i += 1
+            continue
+        if w.startswith("-") and not w.startswith("--") and len(w) > 2 and w[:2] in _SSD_LONG \
+                and _SSD_LONG[w[:2]] in _SSD_VALUE:
+            opts[_SSD_LONG[w[:2]]] = w[2:]
+            i += 1
+            continue
+        k = _SSD_LONG.get(w, w)
+        if k in _SSD_VALUE and i + 1 < len(words):
+            opts[k] = words[i + 1]
+            i += 2
+            continue
+        opts[k] = "1"
+        i += 1
+    return opts
+
+
+def parse_ssd(words: list[str]) -> Optional[Launch]:
+    """A start-stop-daemon --start call (arguments after the command name)."""
+    la = Launch(style="start-stop-daemon")
+    start = test = False
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w == "--":
+            la.args = words[i + 1:]
+            break
+        if w.startswith("--") and "=" in w:
+            k, v = w.split("=", 1)
+        elif (w.startswith("-") and not w.startswith("--") and len(w) > 2
+              and w[:2] in _SSD_LONG and _SSD_LONG[w[:2]] in _SSD_VALUE):
+            k, v = _SSD_LONG[w[:2]], w[2:]
+        elif w.startswith("-") and not w.startswith("--") and len(w) > 2 \
+                and all(("-" + ch) in _SSD_LONG for ch in w[1:]):
+            # bundled short flags: -oqS
+            for ch in w[1:]:
+                k = _SSD_LONG["-" + ch]
+                start |= k == "--start"
+                test |= k == "--test"
+                la.background |= k == "--background"
+                la.make_pidfile |= k == "--make-pidfile"
+            i += 1
+            continue
+        else:
+            k = _SSD_LONG.get(w, w)
+            v = None
+            if k in _SSD_VALUE:
+                if i + 1 >= len(words):
+                    break
+                v = words[i + 1]
+                i += 1
+        i += 1
+        if k == "--start":
+            start = True
+        elif k in ("--stop", "--status"):
+            return None
+        elif k == "--test":
+            test = True
+        elif k == "--exec":
+            la.exec = v or ""
+        elif k == "--startas":
+            la.startas = v or ""
+        elif k == "--pidfile":
+            la.pidfile = v or ""
+        elif k in ("--chuid", "--user") and v:
+            u, _, g = v.partition(":")
+            if k == "--chuid" or not la.user:
+                la.user = u
+            if g:
+                la.group = g
+        elif k == "--group":
+            la.group = v or ""
+        elif k == "--chdir":
+            la.chdir = v or ""
+        elif k == "--chroot":
+            la.chroot = v or ""
+        elif k == "--umask":
+            la.umask = v or ""
+        elif k == "--nicelevel":
+            la.nice = v or ""
+        elif k == "--name":
+            la.name = v or ""
+        elif k == "--background":
+            la.background = True
+        elif k == "--make-pidfile":
+            la.make_pidfile = True
+    if not start or test or not (la.exec or la.startas):
+        return None
+    base = os.path.basename(la.program)
+    if base in WRAPPERS:
+        la.wrapper = base
+    return la
+
+
+def read_script(path: str, *, root: str = "/", defaults: Optional[str] = None,
+                name: Optional[str] = None, text: Optional[str] = None) -> ScriptInfo:
+    """Read the init script at `path`. `root` prefixes absolute paths it sources
+    (/etc/default/NAME); `defaults` replaces any /etc/default or /etc/sysconfig file."""
+    if text is None:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(1 << 20)
+        except OSError as e:
+            raise ScriptError(f"{path}: {e.strerror or e}") from None
+        if b"\0" in data[:4096]:
+            raise ScriptError(f"{path}: not a shell script (binary data)")
+        text = data.decode("utf-8", errors="replace")
+    if defaults is not None and not os.path.isfile(defaults):
+        raise ScriptError(f"{defaults}: defaults file not found")
+    return _Reader(path, text, root, defaults, name).run()
