@@ -41,8 +41,8 @@ serverurl=unix://{sock}
 
 PY = sys.executable
 # A program that prints what it reads (fg, tail), and one that prints a line then sleeps.
-ECHO = (f"{PY} -u -c \"import sys\n"
-        "for l in sys.stdin: sys.stdout.write('got ' + l)\"")
+ECHO = (f"{PY} -u -c \"import sys; "
+        "[sys.stdout.write('got ' + l) for l in iter(sys.stdin.readline, '')]\"")
 
 
 def chatty(text, err=""):

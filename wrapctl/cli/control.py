@@ -30,8 +30,8 @@ def rpc_client():
 class ConnectionFailed(Exception):
     """The daemon could not be reached: `kind` is 'nofile', 'refused' or 'other'."""
 
-    def __init__(self, url: str, kind: str, detail: str = ""):
-        self.url, self.kind, self.detail = url, kind, detail
+    def __init__(self, url: str, kind: str, detail: str = "", status=None):
+        self.url, self.kind, self.detail, self.status = url, kind, detail, status
         super().__init__(self.text())
 
     def text(self) -> str:
@@ -63,7 +63,7 @@ def _classify(url: str, exc: BaseException) -> Exception:
             return ConnectionFailed(url, "refused")
         e = e.__cause__ or e.__context__
     return ConnectionFailed(url, "other", str(exc).splitlines()[0] if str(exc) else
-                            type(exc).__name__)
+                            type(exc).__name__, getattr(exc, "status", None))
 
 
 class Ctl:

@@ -50,14 +50,18 @@ def _stream(ctl, path: str, lock=None) -> None:
 
 
 def _follow(ctl, out, path: str) -> None:
-    out.out("==> Press Ctrl-C to exit <==")
-    sys.stdout.flush()
     try:
+        out.out("==> Press Ctrl-C to exit <==")
         _stream(ctl, path)
     except KeyboardInterrupt:
         out.out("")
     except ConnectionFailed as c:
-        out.fail(Exit.GENERIC, c.text() if c.kind != "other" else f"{ctl.url}{path} {c.detail}")
+        # supervisorctl prints this on stderr, then waits for Ctrl-C; wrapctl exits 1.
+        if c.status is not None:
+            click.echo(f"{ctl.url}{path} Cannot read, status code {c.status}", err=True)
+            out.fail(Exit.GENERIC)
+        else:
+            out.fail(Exit.GENERIC, c.text())
 
 
 def _read_log(ctl, out, label: str, method: str, *args) -> None:
@@ -146,14 +150,13 @@ def fg(ctl, out, names):
     if info["state"] != fmt.States.RUNNING:
         out.fail(Exit.GENERIC, "ERROR: process not running")
         return
-    out.out("==> Press Ctrl-C to exit <==")
-    sys.stdout.flush()
     lock = threading.Lock()
-    for channel in ("stdout", "stderr"):
-        # Daemon threads: they end with the command; a blocked read needs no cleanup.
-        threading.Thread(target=_stream_quietly, args=(ctl, f"/logtail/{name}/{channel}", lock),
-                         daemon=True).start()
     try:
+        out.out("==> Press Ctrl-C to exit <==")
+        for channel in ("stdout", "stderr"):
+            # Daemon threads: they end with the command; a blocked read needs no cleanup.
+            threading.Thread(target=_stream_quietly, daemon=True,
+                             args=(ctl, f"/logtail/{name}/{channel}", lock)).start()
         _forward_stdin(ctl, out, name)
     except (KeyboardInterrupt, EOFError):
         out.out("Exiting foreground")
