@@ -1,0 +1,117 @@
+"""Sans-IO rules of the shim engine: pidfile contents/metadata, identity, signal parsing."""
+import os
+import signal
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from wrapctl.shims import identity, pidfile, reaper
+from wrapctl.shims import status as st
+from wrapctl.shims.pidfile import Meta, Refusal
+
+REG = stat.S_IFREG | 0o644
+
+
+@pytest.mark.parametrize("data,want", [
+    (b"1234\n", 1234), (b"  42  ", 42), (b"77\nport 8080\n", 77), (b"", None), (b"\n \n", None),
+])
+def test_parse_accepts(data, want):
+    assert pidfile.parse(data) == want
+
+
+@pytest.mark.parametrize("data,needle", [
+    (b"12ab\n", "garbage"), (b"-5", "garbage"), (b"0\n", "not a valid pid"),
+    (b"99999999", "not a valid pid"), (b"1\n", "pid 1"), (b"\xff\xfe", "garbage"),
+    (b"1" * 100, "bytes, not a pid"), (b"\xd9\xa3", "garbage"),   # Arabic-Indic digit 3
+])
+def test_parse_refuses(data, needle):
+    got = pidfile.parse(data)
+    assert isinstance(got, Refusal) and needle in got.reason
+
+
+def test_meta_rules():
+    ok = pidfile.check_meta
+    assert ok(Meta(False, 0, REG, 0), euid=0) is None
+    assert ok(Meta(True, 0, REG, 0), euid=0) is None                  # root's own symlink
+    assert ok(Meta(True, 1000, REG, 1000), euid=1000) is None         # my own symlink
+    assert "symlink owned by uid 65534" in ok(Meta(True, 65534, REG, 0), euid=0).reason
+    assert "world-writable" in ok(Meta(False, 0, stat.S_IFREG | 0o666, 0), euid=0).reason
+    assert ok(Meta(False, 1000, stat.S_IFREG | 0o666, 1000), euid=1000) is None
+    assert "not a regular file" in ok(Meta(False, 0, stat.S_IFIFO | 0o644, 0), euid=0).reason
+
+
+def test_read_does_not_hang_on_a_fifo(tmp_path):
+    os.mkfifo(tmp_path / "p.pid")
+    r = pidfile.read(str(tmp_path / "p.pid"), os.geteuid())
+    assert r.refusal and "not a regular file" in r.refusal.reason
+
+
+def test_read_missing_and_stamp_changes(tmp_path):
+    path = tmp_path / "p.pid"
+    assert pidfile.read(str(path), 0) == pidfile.Reading()
+    path.write_text("123\n")
+    a = pidfile.read(str(path), 0)
+    path.write_text("1234\n")
+    b = pidfile.read(str(path), 0)
+    assert (a.pid, b.pid) == (123, 1234) and a.stamp != b.stamp
+
+
+def snap(**kw):
+    base = dict(pid=500, name="nginx", zombie=False, create_time=100.0, ancestors=(400, 10, 1))
+    base.update(kw)
+    return identity.Snapshot(**base)
+
+
+def test_judge():
+    j = identity.judge
+    assert j(500, snap(), 10, 99.0) is None                           # grandchild of the shim
+    assert j(500, snap(), 10, 100.0) is None                          # same clock tick
+    assert "pid 1" in j(1, None, 10, 99.0)
+    assert "the shim itself" in j(10, snap(pid=10), 10, 99.0)
+    assert "not running" in j(500, None, 10, 99.0)
+    assert "zombie" in j(500, snap(zombie=True), 10, 99.0)
+    assert "outside the shim's process tree" in j(500, snap(ancestors=(300, 1)), 10, 99.0)
+    assert "started before the shim" in j(500, snap(), 10, 101.0)     # a reused pid
+    assert "not the --exe httpd" in j(500, snap(), 10, 99.0, exe="httpd")
+    assert j(500, snap(), 10, 99.0, exe="nginx") is None
+
+
+def test_snapshot_of_a_real_child():
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        s = identity.snapshot(child.pid)
+        assert s.name == "sleep" and not s.zombie and s.ancestors[0] == os.getpid()
+        assert identity.judge(child.pid, s, os.getpid(), s.create_time) is None
+    finally:
+        child.kill()
+        child.wait()
+    assert identity.snapshot(child.pid) is None
+
+
+def test_signal_parsing_and_statuses():
+    assert st.parse_signal("term") == signal.SIGTERM
+    assert st.parse_signal("SIGQUIT") == signal.SIGQUIT
+    assert st.parse_signal("10") == 10 and st.parse_signal("NONE") == 0
+    for bad in ("BOGUS", "999", ""):
+        with pytest.raises(ValueError):
+            st.parse_signal(bad)
+    assert st.from_wait_status(9) == 137          # raw status of a SIGKILLed child
+    assert st.from_wait_status(3 << 8) == 3
+
+
+def test_subreaper_in_a_child_process():
+    # Not in the test process itself: it would adopt every orphan of the suite.
+    code = ("from wrapctl.shims import reaper; assert not reaper.is_child_subreaper(); "
+            "reaper.set_child_subreaper(); assert reaper.is_child_subreaper()")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    assert reaper.PR_SET_CHILD_SUBREAPER == 36
+
+
+def test_shim_imports_neither_click_nor_the_core():
+    code = ("import sys, wrapctl.shims.main; "
+            "bad = [m for m in sys.modules if m == 'click' or m.startswith('click.') or "
+            "(m.startswith('wrapctl.') and not m.startswith('wrapctl.shims'))]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
