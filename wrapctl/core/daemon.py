@@ -18,6 +18,7 @@ from typing import Optional
 
 from wrapctl import config as configmod
 from wrapctl.config.records import Config
+from wrapctl.core.bus import Bus
 from wrapctl.core.logs import MainLog
 from wrapctl.core.states import STOPPED_STATES, SupervisorState
 from wrapctl.core.supervisor import Supervisor
@@ -122,8 +123,9 @@ def raise_limits(minfds: int, minprocs: int, logger) -> None:
 # ---- the daemon --------------------------------------------------------------------------
 
 class Daemon:
-    def __init__(self, config: Config, echo=None):
+    def __init__(self, config: Config, echo=None, bus=None):
         self.config = config
+        self.bus = bus if bus is not None else Bus()
         self.pending_config = config        # what reloadConfig read last
         self.mood = SupervisorState.RUNNING
         d = config.daemon
@@ -223,14 +225,16 @@ class Daemon:
 
     async def main(self) -> int:
         self.loop = asyncio.get_running_loop()
+        self.bus.attach(self)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR2):
             self.loop.add_signal_handler(sig, self._on_signal, sig)
         # SIGPIPE is ignored by Python already; a child gets the default back at exec.
         while True:
             self.supervisor = Supervisor(self.config, self.loop, self.logger,
-                                         serverurl_for(self.config))
+                                         serverurl_for(self.config), bus=self.bus)
             await self._serve()
             self.supervisor.start()
+            self.bus.supervisor_state("RUNNING")
             await self.supervisor.stopped.wait()
             await self._stop_serving()
             self.supervisor.close()

@@ -204,7 +204,8 @@ class Process:
     def _output(self, ch: OutputChannel, data: bytes) -> None:
         if self.sup.config.daemon.strip_ansi:
             data = strip_ansi(data)
-        if ch.log is not None:
+        data = self.sup.bus.process_output(self, ch.name, data)
+        if ch.log is not None and data:
             try:
                 ch.log.write(data)
             except OSError as e:

@@ -13,6 +13,7 @@ import time
 from typing import Callable, Optional
 
 from wrapctl.config.records import Config, GroupConfig
+from wrapctl.core.bus import Bus
 from wrapctl.core.process import Process
 from wrapctl.core.states import (ProcessState as S, SupervisorState, STOPPED_STATES)
 
@@ -45,8 +46,9 @@ class Group:
 
 class Supervisor:
     def __init__(self, config: Config, loop: asyncio.AbstractEventLoop,
-                 logger, serverurl: Optional[str] = None):
+                 logger, serverurl: Optional[str] = None, bus: Optional[Bus] = None):
         self.config = config
+        self.bus = bus if bus is not None else Bus()
         self.loop = loop
         self.logger = logger
         self.serverurl = serverurl
@@ -63,6 +65,7 @@ class Supervisor:
         getattr(self.logger, level if level != "warning" else "warn")(message)
 
     def state_changed(self, proc: Process, old: S, new: S, expected: bool) -> None:
+        self.bus.process_state(proc, old, new, expected)
         for fn in self.listeners:
             fn(proc, old, new, expected)
         self._check_waiters()
@@ -103,7 +106,8 @@ class Supervisor:
             return False
         group = Group(gconfig, self)
         self.groups[gconfig.name] = group
-        self.log("info", f"added process group {gconfig.name}" if self.state is not None else "")
+        self.log("info", f"added process group {gconfig.name}")
+        self.bus.group_added(gconfig.name)
         if self.state == SupervisorState.RUNNING:
             for p in group.ordered():
                 p.autostart()
@@ -117,6 +121,7 @@ class Supervisor:
             p.close()
         del self.groups[name]
         self.log("info", f"removed process group {name}")
+        self.bus.group_removed(name)
         return True
 
     def find(self, group_name: str, process_name: Optional[str]):
@@ -139,6 +144,7 @@ class Supervisor:
         self.loop.add_signal_handler(signal.SIGCHLD, self.reap)
         for gc in self.config.groups:
             self.groups[gc.name] = Group(gc, self)
+        self.bus.supervisor_started(self)
         self.autostart_all()
         self.reap()     # a child may have exited before the handler was installed
 
@@ -168,6 +174,7 @@ class Supervisor:
         """Shutdown or restart: no more automatic starts; stop groups one at a time,
         highest priority first, each fully stopped before the next (as supervisord)."""
         self.state = mood
+        self.bus.supervisor_state("STOPPING")
         for p in self.all_processes():
             p.machine.may_autostart = False
             if p.state == S.BACKOFF:

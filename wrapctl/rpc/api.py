@@ -629,9 +629,7 @@ class SupervisorAPI:
         @param  string  type  String for the "type" key in the event header
         @param  string  data  Data for the event body
         @return boolean       Always return True unless error"""
-        notify = getattr(self._daemon, "notify_remote_comm", None)
-        if notify is not None:
-            notify(type, data)
+        self._daemon.bus.remote_comm(type, data)
         return True
 
 
