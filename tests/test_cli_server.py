@@ -113,16 +113,21 @@ class Server:
         self.log = open(os.path.join(self.root, "daemon.out"), "wb")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      cwd=self.root)
+        return self.wait_up(deadline)
+
+    def wait_up(self, deadline=30):
+        """Wait until the daemon answers and is RUNNING (after start or reload)."""
         end = time.monotonic() + deadline
         while True:
             try:
-                self.rpc().getState()
-                return self
+                if self.rpc().getState()["statename"] == "RUNNING":
+                    return self
             except (OSError, xmlrpc.client.Error):
-                if self.proc.poll() is not None or time.monotonic() > end:
-                    raise RuntimeError(f"{self.kind} did not come up: "
-                                       f"{open(self.log.name).read()}")
-                time.sleep(0.05)
+                pass
+            if self.proc.poll() is not None or time.monotonic() > end:
+                raise RuntimeError(f"{self.kind} did not come up: "
+                                   f"{open(self.log.name).read()}")
+            time.sleep(0.05)
 
     def rpc(self):
         from supervisor.xmlrpc import SupervisorTransport
@@ -175,8 +180,10 @@ class Server:
 def server(request, tmp_path):
     made = []
 
-    def make(programs, **kw):
-        s = Server(request.param, str(tmp_path))
+    def make(programs, sub=None, **kw):
+        root = tmp_path / sub if sub else tmp_path
+        root.mkdir(exist_ok=True)
+        s = Server(request.param, str(root))
         made.append(s)
         return s.start(programs, **kw)
 
