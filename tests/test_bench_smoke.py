@@ -25,7 +25,7 @@ def numbers(result, *keys):
 
 
 def test_crash_to_running(bench):
-    numbers(bench.crash_to_running("wrapctl", repeats=2),
+    numbers(bench.crash_to_running("wrapctl", repeats=2, jitter=0),
             "ms", "pid_live_ms", "running_logged_ms")
 
 
