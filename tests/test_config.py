@@ -597,6 +597,10 @@ def test_wrapctl_only_options_go_to_extra(tmp_path):
         backoff_max=60
         killtree=false
         exe=/usr/sbin/nginx
+        [program:db]
+        command=sleep 1
+        [program:cache]
+        command=sleep 1
     """.replace("        ", ""))
     p = proc(cfg, "x")
     assert p.extra == (("recipe", "nginx"), ("pidfile", f"{tmp_path}/nginx.pid"),

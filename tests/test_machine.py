@@ -144,3 +144,34 @@ def test_already_running_start_is_refused_with_warning():
     eff = pm.start(2.0)
     assert not kinds(eff, m.Spawn)
     assert kinds(eff, m.Log)[0].level == "warn"
+
+
+def _fail_fast(pm, now, times):
+    """Let the process die too quickly `times` times; return the waits between tries."""
+    waits = []
+    pm.start(now)
+    for attempt in range(times):
+        pm.spawned(100 + attempt, now)
+        eff = pm.exited(1, "exit status 1", now + 0.1)
+        if pm.state != S.BACKOFF:
+            break
+        timer = kinds(eff, m.Timer)[-1]
+        waits.append(round(timer.at - (now + 0.1), 3))
+        now = timer.at
+        pm.timer(now)
+    return waits
+
+
+def test_exponential_backoff_capped_by_backoff_max():
+    c = cfg(startretries=7)
+    c.extra_get = lambda k, d=None: {"backoff_max": "5"}.get(k, d)
+    pm = m.ProcessMachine(c)
+    assert _fail_fast(pm, 10.0, 8) == [1.0, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0]
+    assert pm.state == S.FATAL
+
+
+def test_unlimited_retries_never_fatal():
+    pm = m.ProcessMachine(cfg(startretries=-1))
+    waits = _fail_fast(pm, 10.0, 30)
+    assert len(waits) == 30 and waits[-1] == 30.0
+    assert pm.state == S.STARTING

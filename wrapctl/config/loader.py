@@ -15,6 +15,7 @@ import shlex
 import tempfile
 from typing import Any, Callable, Mapping, Optional
 
+from wrapctl.config import deps
 from wrapctl.config import values as V
 from wrapctl.config.errors import ConfigError
 from wrapctl.config.ini import IniDocument, Option
@@ -59,6 +60,8 @@ WRAPCTL_PROGRAM_OPTIONS: dict[str, Callable[[str], str]] = {
     "ready": _nonempty,
     "ready_timeout": lambda v: (V.number(v), v.strip())[1],
     "healthcheck": _nonempty,
+    "healthcheck_interval": lambda v: (V.number(v, minimum=0.001), v.strip())[1],
+    "healthcheck_failures": lambda v: (V.integer(v, minimum=1), v.strip())[1],
     "backoff_max": lambda v: (V.number(v), v.strip())[1],
     "killtree": lambda v: (V.boolean(v), v.strip())[1],
     "exe": _nonempty,
@@ -168,9 +171,11 @@ class Loader:
         inet = self._inet_server() if "inet_http_server" in sections else None
         ctl = self._ctl(unix, inet)
         self._unknown_options()
-        return Config(path=self.path, here=self.here, daemon=daemon, groups=tuple(groups),
-                      unix_server=unix, inet_server=inet, ctl=ctl, files=tuple(self.files),
-                      warnings=tuple(self.warnings))
+        config = Config(path=self.path, here=self.here, daemon=daemon, groups=tuple(groups),
+                        unix_server=unix, inet_server=inet, ctl=ctl, files=tuple(self.files),
+                        warnings=tuple(self.warnings))
+        deps.check(config)
+        return config
 
     def _includes(self) -> None:
         opt = self.doc.get("include", "files")
@@ -404,7 +409,8 @@ class Loader:
         autostart = get("autostart", V.boolean, True)
         autorestart = get("autorestart", V.autorestart, "unexpected")
         startsecs = get("startsecs", _nonneg, 1)
-        startretries = get("startretries", _nonneg, 3)
+        # -1 (unlimited retries) is a wrapctl extension; supervisord takes >= 0 only.
+        startretries = get("startretries", lambda v: V.integer(v, minimum=-1), 3)
         stopsignal = get("stopsignal", V.signal_number, 15)
         stopwaitsecs = get("stopwaitsecs", _nonneg, 10)
         stopasgroup = get("stopasgroup", V.boolean, False)

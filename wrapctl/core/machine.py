@@ -73,6 +73,11 @@ class ProcessMachine:
         # False while the supervisor shuts down or reloads: no automatic (re)starts then.
         self.may_autostart = True
         self._out: list[Effect] = []
+        # backoff_max= (wrapctl-only) switches the wait between retries from supervisord's
+        # 1, 2, 3... seconds to 1, 2, 4, 8... capped at backoff_max.
+        get = getattr(config, "extra_get", None)
+        raw = get("backoff_max") if get else None
+        self.backoff_max: Optional[float] = float(raw) if raw else None
 
     # ---- helpers --------------------------------------------------------------------
     @property
@@ -93,11 +98,17 @@ class ProcessMachine:
         self.state = new
         if new == S.BACKOFF:
             self.backoff += 1
-            self.delay = now + self.backoff
+            self.delay = now + self.backoff_wait()
         self._emit(StateChange(old, new, expected))
 
     def _arm(self, at: Optional[float]) -> None:
         self._emit(Timer(at))
+
+    def backoff_wait(self) -> float:
+        """Seconds before the next try, self.backoff tries having failed."""
+        if self.backoff_max is None:
+            return float(self.backoff)
+        return min(self.backoff_max, 2.0 ** (self.backoff - 1))
 
     # ---- requests -------------------------------------------------------------------
     def start(self, now: float) -> list[Effect]:
@@ -242,7 +253,7 @@ class ProcessMachine:
 
     def _after_backoff(self, now: float) -> None:
         """In BACKOFF: give up after startretries, else retry once the delay has passed."""
-        if self.backoff > self.config.startretries:
+        if 0 <= self.config.startretries < self.backoff:   # -1: retry for ever
             self.delay = 0
             self.backoff = 0
             self.system_stop = True
