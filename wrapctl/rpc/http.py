@@ -4,8 +4,9 @@ One server listens on any number of unix and TCP sockets and serves:
 - POST <rpc_path> (default /RPC2): the body goes to `rpc(body) -> bytes` (a Dispatcher's
   handle); 200 text/xml, 400 for a body that is not XML-RPC, 500 when a method crashes
   (as supervisord);
-- GET routes by longest path prefix: `async handler(request, response)`; the handler may
-  stream (response.write) until it returns; it is cancelled when the client disconnects;
+- GET and POST routes by longest path prefix: `async handler(request, response)`; the
+  handler may stream (response.write) until it returns; it is cancelled when the client
+  disconnects;
 - everything else: 404 (405 for a wrong method on a known path).
 
 Limits, all per connection and timer-driven (an idle server has no wakeups): request head
@@ -286,12 +287,14 @@ class _Channel:
                                 ("Content-Length", str(len(body)))]),
                 h11.Data(data=body), h11.EndOfMessage())
             return
-        handler = server.match_get(request.path)
-        if handler is None:
+        get, post = server.match_get(request.path), server.match_post(request.path)
+        if get is None and post is None:
             await self.simple(404, "not found")
             return
-        if request.method != "GET":
-            await self.simple(405, "only GET here", headers=[("Allow", "GET")])
+        handler = {"GET": get, "POST": post}.get(request.method)
+        if handler is None:
+            allow = ", ".join(m for m, h in (("GET", get), ("POST", post)) if h is not None)
+            await self.simple(405, f"only {allow} here", headers=[("Allow", allow)])
             return
         await self._run_get(handler, request)
 
@@ -357,6 +360,7 @@ class HTTPServer:
         self.write_timeout = write_timeout
         self.max_connections = max_connections
         self._routes = {}
+        self._post_routes = {}
         self._servers = []
         self._unix_paths = []  # (path, (st_dev, st_ino)) we created and remove at close
         self._tasks = set()
@@ -365,12 +369,16 @@ class HTTPServer:
         """Serve GET requests whose path starts with `prefix` (longest prefix wins)."""
         self._routes[prefix] = handler
 
+    def add_post(self, prefix, handler):
+        """Serve POST requests whose path starts with `prefix`; the handler is called as a
+        GET handler is, with the body in request.body."""
+        self._post_routes[prefix] = handler
+
     def match_get(self, path):
-        best = None
-        for prefix in self._routes:
-            if path.startswith(prefix) and (best is None or len(prefix) > len(best)):
-                best = prefix
-        return None if best is None else self._routes[best]
+        return _longest_prefix(self._routes, path)
+
+    def match_post(self, path):
+        return _longest_prefix(self._post_routes, path)
 
     async def _client(self, reader, writer):
         if len(self._tasks) >= self.max_connections:
@@ -430,6 +438,14 @@ class HTTPServer:
             except OSError:
                 pass
         self._unix_paths = []
+
+
+def _longest_prefix(routes, path):
+    best = None
+    for prefix in routes:
+        if path.startswith(prefix) and (best is None or len(prefix) > len(best)):
+            best = prefix
+    return None if best is None else routes[best]
 
 
 def _in_use(path):
