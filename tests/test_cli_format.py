@@ -163,6 +163,14 @@ def test_settings_fall_back_to_unix_http_server(tmp_path):
     assert read_client_settings(conf)[0] == f"unix://{tmp_path}/s.sock"
 
 
+def test_settings_fall_back_to_inet_http_server(tmp_path):
+    conf = write(tmp_path, "[inet_http_server]\nport=*:9123\nusername=u\npassword=p\n")
+    assert read_client_settings(conf) == ("http://localhost:9123", "u", "p")
+    conf = write(tmp_path, "[inet_http_server]\nport=127.0.0.2:9\nusername=u\n"
+                           "password={SHA}abc\n")
+    assert read_client_settings(conf) == ("http://127.0.0.2:9", None, None)
+
+
 def test_command_line_wins(tmp_path):
     conf = write(tmp_path, "[supervisorctl]\nserverurl=http://127.0.0.1:1\nusername=a\n"
                            "password=b\n")

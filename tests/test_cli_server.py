@@ -2,8 +2,8 @@
 
 `server` is a factory fixture: server(programs_ini) writes a config in tmp_path, starts the
 daemon in the foreground and waits until its socket answers; teardown shuts it down and
-waits for it (killing it only if it hangs). The daemon is supervisord 4.3 by default;
-WRAPCTL_CLI_SERVERS=supervisord,wrapctl also runs every test against `wrapctl daemon`.
+waits for it (killing it only if it hangs). Every test runs against supervisord 4.3 and
+against `wrapctl daemon`; WRAPCTL_CLI_SERVERS=supervisord (or =wrapctl) picks one.
 
 `run_ctl` runs real supervisorctl and `run_wrapctl` runs `python -m wrapctl`, both as
 subprocesses with the same config, so tests compare text and exit status one to one.
@@ -18,7 +18,7 @@ import xmlrpc.client
 
 import pytest
 
-SERVERS = os.environ.get("WRAPCTL_CLI_SERVERS", "supervisord").split(",")
+SERVERS = os.environ.get("WRAPCTL_CLI_SERVERS", "supervisord,wrapctl").split(",")
 
 BASE_INI = """\
 [unix_http_server]

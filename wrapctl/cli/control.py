@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import functools
 import json
+import os
 import sys
 import xmlrpc.client
 
@@ -157,7 +158,8 @@ def control_command(name, **kw):
             except KeyboardInterrupt:
                 out.out("")
             except BrokenPipeError:
-                sys.stderr.close()
+                # `wrapctl status | head -1`: the reader left; exit quietly, as cat does.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             except Exception as e:      # last resort: one line, never a traceback
                 out.fail(Exit.GENERIC, f"error: {type(e).__name__}: {e}".splitlines()[0])
             ctx.exit(out.status)

@@ -79,9 +79,9 @@ class Outcome:
         self.lines.append(line)
 
     def fail(self, status: int, line: Optional[str] = None) -> None:
+        self.status = status
         if line is not None:
             self.out(line)
-        self.status = status
 
     def fault(self, code: int, ignored: Optional[int] = None) -> None:
         """Set the status from one result's fault code, as supervisorctl does."""

@@ -1,10 +1,11 @@
 """Which daemon the control commands talk to: URL and credentials.
 
 Order: -s/-u/-p; else [supervisorctl] serverurl/username/password of the config (-c FILE,
-else supervisord's search path); else, as a wrapctl addition, the [unix_http_server] socket
-of that config; else supervisorctl's default http://localhost:9001.
+else supervisord's search path); else, as a wrapctl addition, the config's own
+[unix_http_server] socket or [inet_http_server] port (with their credentials when stored in
+plain text); else supervisorctl's default http://localhost:9001.
 
-Only [supervisorctl] and [unix_http_server] of the main file are read, as supervisorctl does:
+Only those sections of the main file are read, as supervisorctl does:
 a config whose program sections are broken must not lock the operator out of `status` or
 `shutdown`, so the full loader (wrapctl.config) is deliberately not used here.
 """
@@ -85,12 +86,32 @@ def read_client_settings(path: str) -> tuple[Optional[str], Optional[str], Optio
             user = _expand(sec["username"], here, where + " username")
         if sec.get("password") is not None:
             password = _expand(sec["password"], here, where + " password")
-    if url is None and parser.has_section("unix_http_server"):
-        sock = parser["unix_http_server"].get("file")
-        if sock:
-            url = "unix://" + _normalize(
-                _expand(sock, here, f"{path}: [unix_http_server] file"))
+    if url is None:
+        url, server = _server_url(parser, here, path)
+        if url is not None and user is None and password is None:
+            # the server's own credentials, unless stored hashed ({SHA}...)
+            u, p = server.get("username"), server.get("password")
+            if u is not None and p is not None and not p.startswith("{SHA}"):
+                user, password = u, p
     return url, user, password
+
+
+def _server_url(parser, here: str, path: str):
+    """The URL of the config's own [unix_http_server], else [inet_http_server], if any."""
+    if parser.has_section("unix_http_server"):
+        sec = parser["unix_http_server"]
+        if sec.get("file"):
+            where = f"{path}: [unix_http_server] file"
+            return "unix://" + _normalize(_expand(sec["file"], here, where)), sec
+    if parser.has_section("inet_http_server"):
+        sec = parser["inet_http_server"]
+        port = sec.get("port", "")
+        if port:
+            host, _, num = _expand(port, here, f"{path}: [inet_http_server] port").rpartition(":")
+            if host in ("", "*", "0.0.0.0"):
+                host = "localhost"
+            return f"http://{host}:{num}", sec
+    return None, None
 
 
 def resolve_target(config_path: Optional[str], serverurl: Optional[str],
