@@ -168,3 +168,73 @@ class Daemon:
                 self.proc.wait()
         self.log.close()
         self.proc = None
+
+    # ---- main log and state observation (test_daemon_*.py) ---------------------------
+    def mainlog_text(self):
+        return read_text(self.mainlog)
+
+    def log_matches(self, pattern):
+        """Main-log entries (stamp, level, message) whose message matches pattern, in order."""
+        rx = re.compile(pattern)
+        return [e for e in mainlog_entries(self.mainlog_text()) if rx.search(e[2])]
+
+    def wait_log(self, pattern, count=1, deadline=30):
+        """Wait until the main log holds at least count messages matching pattern."""
+        try:
+            return wait_for(lambda: (m := self.log_matches(pattern)) and len(m) >= count and m,
+                            deadline, f"main log {pattern!r}")
+        except AssertionError:
+            raise AssertionError(f"main log lacks {count} x {pattern!r}:\n{self.mainlog_text()}")
+
+    def seen_states(self, name, until, deadline=30):
+        """Poll name's state; the distinct successive statenames seen until `until`."""
+        seen = []
+
+        def check():
+            s = self.info(name)["statename"]
+            if not seen or seen[-1] != s:
+                seen.append(s)
+            return s == until
+        try:
+            wait_for(check, deadline, f"{name} {until}")
+        except AssertionError:
+            raise AssertionError(f"{name} went through {seen}, never {until}")
+        return seen
+
+
+# ---- additions for the daemon integration tests (test_daemon_*.py) -------------------------
+
+LOGLINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (\w+) (.*)$")
+
+
+def script(directory, name, code):
+    """Write a Python script into directory; return the command line that runs it."""
+    path = os.path.join(str(directory), name + ".py")
+    with open(path, "w") as f:
+        f.write(code)
+    return f"{PY} -u {path}"
+
+
+def read_text(path):
+    """The file's text, or "" if it does not exist (yet)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+def mainlog_entries(text):
+    """[(timestamp, level, message)] of a supervisord-format main log."""
+    out = []
+    for line in text.splitlines():
+        m = LOGLINE.match(line)
+        if m:
+            out.append(m.groups())
+    return out
+
+
+def log_seconds(stamp):
+    """A main-log timestamp as seconds (for comparing intervals, never absolute times)."""
+    import datetime
+    return datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
