@@ -4,6 +4,10 @@
     python bench/core_bench.py --quick    # smoke run: 100 programs, few repeats
     python bench/core_bench.py --only 1,4 --json out.json
 
+It benchmarks the `wrapctl` that Python imports (printed in the header). To measure a
+commit rather than a working tree in flux: `git archive HEAD wrapctl shims | tar -x -C DIR`,
+copy DIR/shims to DIR/wrapctl/shims, and run with PYTHONPATH=DIR.
+
 Both daemons run in the foreground (`-n`) on the same generated config, one after the
 other, in a short temp dir under /tmp (AF_UNIX paths must stay under 108 bytes). Scenarios:
 
@@ -458,10 +462,12 @@ def machine() -> dict:
     except (OSError, AttributeError):
         pass
     import supervisor.options
+    import wrapctl
     return {"nproc": os.cpu_count(), "cpu": m.group(1) if m else "?",
             "ram_gib": round(kb / 1024 / 1024, 1), "os": osname,
             "kernel": platform.release(), "python": platform.python_version(),
             "supervisor": supervisor.options.VERSION,
+            "wrapctl": os.path.dirname(wrapctl.__file__),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
@@ -552,6 +558,7 @@ def main(argv=None) -> int:
     print(f"# {info['nproc']} x {info['cpu']}, {info['ram_gib']} GiB, {info['os']}, "
           f"Python {info['python']}, supervisor {info['supervisor']}, {info['date']}",
           flush=True)
+    print(f"# wrapctl from {info['wrapctl']}", flush=True)
     for key, fn in plan:
         res[key] = {}
         for kind in KINDS:
