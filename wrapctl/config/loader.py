@@ -15,7 +15,7 @@ import shlex
 import tempfile
 from typing import Any, Callable, Mapping, Optional
 
-from wrapctl.config import deps
+from wrapctl.config import checks, deps
 from wrapctl.config import values as V
 from wrapctl.config.errors import ConfigError
 from wrapctl.config.ini import IniDocument, Option
@@ -57,9 +57,9 @@ WRAPCTL_PROGRAM_OPTIONS: dict[str, Callable[[str], str]] = {
     "recipe": _nonempty,
     "pidfile": _nonempty,
     "depends_on": _depends_on,
-    "ready": _nonempty,
+    "ready": lambda v: (checks.parse(v, pidfile="(pidfile=)"), v.strip())[1],
     "ready_timeout": lambda v: (V.number(v), v.strip())[1],
-    "healthcheck": _nonempty,
+    "healthcheck": lambda v: (checks.parse(v, pidfile="(pidfile=)"), v.strip())[1],
     "healthcheck_interval": lambda v: (V.number(v, minimum=0.001), v.strip())[1],
     "healthcheck_failures": lambda v: (V.integer(v, minimum=1), v.strip())[1],
     "backoff_max": lambda v: (V.number(v), v.strip())[1],
@@ -175,6 +175,7 @@ class Loader:
                         unix_server=unix, inet_server=inet, ctl=ctl, files=tuple(self.files),
                         warnings=tuple(self.warnings))
         deps.check(config)
+        checks.validate(config)
         return config
 
     def _includes(self) -> None:

@@ -191,8 +191,12 @@ class Daemon:
                 else:
                     proc.close()
             group.config = gconf
-            for p in group.ordered():
-                p.autostart()       # only fresh processes: autostart ignores started ones
+        sup.set_config(new)
+        for name in changed:
+            for p in sup.groups[name].ordered():
+                # only fresh processes: autostart ignores processes started before
+                if p.config.autostart and not p.machine.laststart:
+                    sup.start_when_ready(p, auto=True)
         for name in added:
             sup.add_group(new.group(name))
         self.config = new

@@ -78,6 +78,10 @@ class ProcessMachine:
         get = getattr(config, "extra_get", None)
         raw = get("backoff_max") if get else None
         self.backoff_max: Optional[float] = float(raw) if raw else None
+        # ready= (wrapctl-only): RUNNING when the readiness check passes, not after startsecs;
+        # dying before that is a failed start, whatever the time.
+        self.needs_ready = bool(get("ready")) if get else False
+        self.not_ready_reason: Optional[str] = None
 
     # ---- helpers --------------------------------------------------------------------
     @property
@@ -179,9 +183,12 @@ class ProcessMachine:
     # ---- outcomes from the edge -----------------------------------------------------
     def spawned(self, pid: int, now: float) -> list[Effect]:
         self.pid = pid
+        self.not_ready_reason = None
         self._emit(Log("info", f"spawned: '{self.name}' with pid {pid}"))
         self.delay = self.laststart + self.config.startsecs
-        if self.config.startsecs <= 0:
+        if self.needs_ready:
+            pass    # the edge runs the check; ready() or not_ready() follows
+        elif self.config.startsecs <= 0:
             self._enter_running(now)
         else:
             self._arm(self.delay)
@@ -194,10 +201,31 @@ class ProcessMachine:
         self._after_backoff(now)
         return self._take()
 
+    def ready(self, now: float, how: str) -> list[Effect]:
+        """The readiness check passed."""
+        if self.state == S.STARTING and self.pid and not self.not_ready_reason:
+            self.delay = 0
+            self.backoff = 0
+            self._change(S.RUNNING, now)
+            self._emit(Log("info", f"success: {self.name} entered RUNNING state, ready ({how})"))
+        return self._take()
+
+    def not_ready(self, reason: str, now: float) -> list[Effect]:
+        """The readiness check timed out: kill it; its exit is a failed start."""
+        if self.state != S.STARTING or not self.pid:
+            return self._take()
+        self.not_ready_reason = reason
+        self._emit(Log("warn", f"{self.name}: {reason}; killing pid {self.pid}"))
+        self._emit(Kill(self.pid, signal.SIGKILL, True))
+        return self._take()
+
     def exited(self, status: int, message: str, now: float) -> list[Effect]:
         """The process was reaped: status as decode_wait_status gives it (-1 for a signal)."""
         self.laststop = now
-        too_quickly = (now - self.laststart) < self.config.startsecs if now > self.laststart else False
+        if self.needs_ready:
+            too_quickly = self.state == S.STARTING
+        else:
+            too_quickly = (now - self.laststart) < self.config.startsecs if now > self.laststart else False
         exit_expected = status in self.config.exitcodes
         self._arm(None)
         if self.killing:
@@ -208,7 +236,8 @@ class ProcessMachine:
             self._emit(Log("info" if exit_expected else "warn", f"stopped: {self.name} ({message})"))
         elif too_quickly and self.state == S.STARTING:
             self.exitstatus = None
-            self.spawnerr = "Exited too quickly (process log may have details)"
+            self.spawnerr = (self.not_ready_reason or
+                             "Exited too quickly (process log may have details)")
             self._change(S.BACKOFF, now)
             self._emit(Log("warn", f"exited: {self.name} ({message}; not expected)"))
             self.pid = 0

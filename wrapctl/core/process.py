@@ -5,14 +5,17 @@ child's pipes into its log files, and feeds outcomes back to the machine.
 """
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
+import re
 import signal
 import tempfile
 import time
 from typing import Callable, Optional
 
 from wrapctl.core import machine as m
+from wrapctl.core import ready
 from wrapctl.core.logs import RotatingFile, strip_ansi
 from wrapctl.core.spawn import SpawnError, spawn
 from wrapctl.core.states import ProcessState, decode_wait_status
@@ -45,6 +48,11 @@ class Process:
         self.machine = m.ProcessMachine(config)
         self.popen = None
         self._timer = None
+        self._ready_task = None
+        self._health_task = None
+        self._restart_when_stopped = False
+        self.ready_check = self._check("ready")
+        self.health_check = self._check("healthcheck")
         self.stdin = None
         self.channels = {
             "stdout": OutputChannel("stdout", config.stdout,
@@ -53,6 +61,16 @@ class Process:
                                     None if config.redirect_stderr else
                                     self._logname("stderr", config.stderr.logfile)),
         }
+
+    def _check(self, option: str):
+        spec = self.config.extra_get(option)
+        if not spec:
+            return None
+        return ready.parse(spec, pidfile=self.config.extra_get("pidfile"))
+
+    def _float(self, option: str, default: float) -> float:
+        raw = self.config.extra_get(option)
+        return float(raw) if raw else default
 
     # ---- naming --------------------------------------------------------------------
     @property
@@ -118,6 +136,7 @@ class Process:
 
     # ---- outcomes (from the loop) --------------------------------------------------
     def reaped(self, sts: int) -> None:
+        self._cancel_tasks()
         self._drain()
         self._close_pipes()
         if self.popen is not None:
@@ -143,7 +162,83 @@ class Process:
             elif isinstance(e, m.Log):
                 self.sup.log(e.level, e.message)
             elif isinstance(e, m.StateChange):
+                self._on_state(e.new)
                 self.sup.state_changed(self, e.old, e.new, e.expected)
+
+    # ---- readiness and health ------------------------------------------------------
+    def _on_state(self, new: ProcessState) -> None:
+        if new == ProcessState.RUNNING and self.health_check is not None:
+            self._health_task = self.sup.loop.create_task(self._watch_health(self.pid))
+        elif new not in (ProcessState.RUNNING, ProcessState.STARTING):
+            self._cancel_tasks()
+        if new == ProcessState.STOPPED and self._restart_when_stopped:
+            self._restart_when_stopped = False
+            self.sup.loop.call_soon(self.start)
+
+    def _cancel_tasks(self) -> None:
+        for t in (self._ready_task, self._health_task):
+            if t is not None and not t.done() and t is not asyncio.current_task():
+                t.cancel()
+        self._ready_task = self._health_task = None
+
+    async def _probe_until_ready(self, check) -> None:
+        if check.kind == "log":
+            await self._wait_log(re.compile(check.pattern))
+        else:
+            await ready.wait_ready(check, self.sup.run_command)
+
+    async def _await_ready(self, pid: int) -> None:
+        check = self.ready_check
+        timeout = self._float("ready_timeout", 60.0)
+        try:
+            await asyncio.wait_for(self._probe_until_ready(check), timeout)
+        except asyncio.TimeoutError:
+            if self.pid == pid:
+                self._apply(self.machine.not_ready(
+                    f"not ready after {timeout:g} s ({check.describe()})", time.time()))
+            return
+        if self.pid == pid:
+            self._apply(self.machine.ready(time.time(), check.describe()))
+
+    async def _wait_log(self, regex) -> None:
+        found = self.sup.loop.create_future()
+        partial = {"stdout": b"", "stderr": b""}
+
+        def feeder(channel):
+            def feed(data: bytes) -> None:
+                buf = partial[channel] + data
+                *lines, partial[channel] = buf.split(b"\n")
+                for line in lines:
+                    if regex.search(line.decode("utf-8", "replace")) and not found.done():
+                        found.set_result(None)
+            return feed
+        feeders = {ch: feeder(ch) for ch in self.channels}
+        for ch, fn in feeders.items():
+            self.channels[ch].listeners.append(fn)
+        try:
+            await found
+        finally:
+            for ch, fn in feeders.items():
+                if fn in self.channels[ch].listeners:
+                    self.channels[ch].listeners.remove(fn)
+
+    async def _watch_health(self, pid: int) -> None:
+        check = self.health_check
+        interval = self._float("healthcheck_interval", 10.0)
+        limit = int(self._float("healthcheck_failures", 3))
+        failures = 0
+        while self.pid == pid and self.state == ProcessState.RUNNING:
+            await asyncio.sleep(interval)
+            if check.kind == "log":
+                continue    # a log line cannot be asked for again: log: is for ready= only
+            ok = await ready.probe_once(check, interval, self.sup.run_command)
+            failures = 0 if ok else failures + 1
+            if failures >= limit and self.pid == pid:
+                self.sup.log("warn", f"healthcheck of {self.name} failed {failures} times "
+                                     f"({check.describe()}): restarting")
+                self._restart_when_stopped = True
+                self.stop()
+                return
 
     def _spawn(self) -> None:
         try:
@@ -155,6 +250,8 @@ class Process:
             return
         self.popen = popen
         self.sup.register_pid(popen.pid, self)
+        if self.ready_check is not None:
+            self._ready_task = self.sup.loop.create_task(self._await_ready(popen.pid))
         loop = self.sup.loop
         self.stdin = popen.stdin
         for ch, f in (("stdout", popen.stdout), ("stderr", popen.stderr)):
@@ -272,6 +369,7 @@ class Process:
     def close(self) -> None:
         """Forget this process (group removed): release logs and timer."""
         self._arm(None)
+        self._cancel_tasks()
         self._close_pipes()
         for ch in self.channels.values():
             if ch.log is not None:

@@ -12,10 +12,24 @@ import signal
 import time
 from typing import Callable, Optional
 
+from wrapctl.config import deps as depsmod
 from wrapctl.config.records import Config, GroupConfig
 from wrapctl.core.bus import Bus
 from wrapctl.core.process import Process
 from wrapctl.core.states import (ProcessState as S, SupervisorState, STOPPED_STATES)
+
+
+class _CommandWaiter:
+    """A helper command's pid in the reaper's table (exec: readiness checks)."""
+
+    def __init__(self, popen, future):
+        self.popen = popen
+        self.future = future
+
+    def reaped(self, sts: int) -> None:
+        self.popen.returncode = os.waitstatus_to_exitcode(sts)
+        if not self.future.done():
+            self.future.set_result(self.popen.returncode)
 
 
 class Group:
@@ -35,11 +49,17 @@ class Group:
     def unstopped(self) -> list[Process]:
         return [p for p in self.processes.values() if p.state not in STOPPED_STATES]
 
-    def stop_all(self) -> None:
-        """Stop in descending priority order; BACKOFF gives up (supervisord's stop_all)."""
+    def stop_all(self, sup: Optional["Supervisor"] = None) -> None:
+        """Stop in descending priority order; BACKOFF gives up (supervisord's stop_all).
+        With dependencies, a process is stopped only once its dependants have stopped."""
         for p in reversed(self.ordered()):
+            if sup is not None:
+                sup.cancel_wait(p)
             if p.state in (S.RUNNING, S.STARTING):
-                p.stop()
+                if sup is None:
+                    p.stop()
+                else:
+                    sup.stop_after_dependants(p)
             elif p.state == S.BACKOFF:
                 p.give_up()
 
@@ -59,6 +79,8 @@ class Supervisor:
         self.listeners: list[Callable] = []      # state-change observers (events, web UI)
         self.stopped = asyncio.Event()           # set when shutdown/restart has stopped all
         self._stop_queue: list[Group] = []
+        self.deps: dict[str, tuple[str, ...]] = depsmod.dependency_map(config)
+        self.waiting: dict[str, tuple[Process, bool]] = {}   # key -> (process, autostart?)
 
     # ---- logging & notification ------------------------------------------------------
     def log(self, level: str, message: str) -> None:
@@ -68,6 +90,8 @@ class Supervisor:
         self.bus.process_state(proc, old, new, expected)
         for fn in self.listeners:
             fn(proc, old, new, expected)
+        if self.waiting and (new == S.RUNNING or new == S.FATAL):
+            self._start_waiting()
         self._check_waiters()
         if self._stop_queue and new in STOPPED_STATES:
             self._advance_stop()
@@ -110,7 +134,8 @@ class Supervisor:
         self.bus.group_added(gconfig.name)
         if self.state == SupervisorState.RUNNING:
             for p in group.ordered():
-                p.autostart()
+                if p.config.autostart:
+                    self.start_when_ready(p, auto=True)
         return True
 
     def remove_group(self, name: str) -> bool:
@@ -151,7 +176,75 @@ class Supervisor:
     def autostart_all(self) -> None:
         for g in self.ordered_groups():
             for p in g.ordered():
-                p.autostart()
+                if p.config.autostart:
+                    self.start_when_ready(p, auto=True)
+
+    # ---- dependencies ----------------------------------------------------------------------
+    @staticmethod
+    def key(proc: Process) -> str:
+        return f"{proc.group}:{proc.name}"
+
+    def lookup(self, key: str) -> Optional[Process]:
+        gname, pname = key.split(":", 1)
+        group = self.groups.get(gname)
+        return group.processes.get(pname) if group is not None else None
+
+    def unmet(self, proc: Process) -> list[Process]:
+        """Dependencies of proc that are not RUNNING (and so not ready) now."""
+        out = []
+        for k in self.deps.get(self.key(proc), ()):
+            dep = self.lookup(k)
+            if dep is not None and dep.state != S.RUNNING:
+                out.append(dep)
+        return out
+
+    def dependants(self, proc: Process) -> list[Process]:
+        me = self.key(proc)
+        return [p for k, ds in self.deps.items() if me in ds
+                for p in [self.lookup(k)] if p is not None]
+
+    def waiting_description(self, proc: Process) -> Optional[str]:
+        if self.key(proc) not in self.waiting:
+            return None
+        names = [d.name if d.name == d.group else f"{d.group}:{d.name}" for d in self.unmet(proc)]
+        failed = [d for d in self.unmet(proc) if d.state in (S.FATAL, S.BACKOFF)]
+        text = "waiting for " + ", ".join(names)
+        if failed:
+            text += " (" + ", ".join(f"{d.name} is {d.state.name}" for d in failed) + ")"
+        return text
+
+    def start_when_ready(self, proc: Process, auto: bool) -> bool:
+        """Start now if every dependency is RUNNING, else wait for them (True: started)."""
+        if not self.unmet(proc):
+            self.waiting.pop(self.key(proc), None)
+            proc.autostart() if auto else proc.start()
+            return True
+        if self.key(proc) not in self.waiting:
+            self.waiting[self.key(proc)] = (proc, auto)
+            self.log("info", f"{proc.name}: {self.waiting_description(proc)}")
+        return False
+
+    def cancel_wait(self, proc: Process) -> bool:
+        return self.waiting.pop(self.key(proc), None) is not None
+
+    def _start_waiting(self) -> None:
+        if self.state != SupervisorState.RUNNING:
+            return
+        for key, (proc, auto) in list(self.waiting.items()):
+            if key in self.waiting and not self.unmet(proc):
+                self.start_when_ready(proc, auto)
+
+    def stop_after_dependants(self, proc: Process) -> None:
+        """Stop proc, but first whatever depends on it; proc itself once they have stopped
+        (state_changed() brings the shutdown back here)."""
+        blocking = [d for d in self.dependants(proc) if d.state not in STOPPED_STATES]
+        for d in blocking:
+            if d.state in (S.RUNNING, S.STARTING):
+                self.stop_after_dependants(d)
+            elif d.state == S.BACKOFF:
+                d.give_up()
+        if not blocking and proc.state in (S.RUNNING, S.STARTING):
+            proc.stop()
 
     def register_pid(self, pid: int, proc: Process) -> None:
         self.pids[pid] = proc
@@ -169,6 +262,23 @@ class Supervisor:
                 self.log("info", f"reaped unknown pid {pid} (exit status {sts})")
             else:
                 proc.reaped(sts)
+
+    async def run_command(self, argv) -> int:
+        """Run a helper command to completion; its exit code. Reaped by our own reaper
+        (a waitpid elsewhere would race it); killed with its group if cancelled."""
+        import subprocess
+        popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, process_group=0, close_fds=True)
+        fut = self.loop.create_future()
+        self.pids[popen.pid] = _CommandWaiter(popen, fut)
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            try:
+                os.killpg(popen.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            raise
 
     def begin_stop_all(self, mood: SupervisorState) -> None:
         """Shutdown or restart: no more automatic starts; stop groups one at a time,
@@ -188,7 +298,7 @@ class Supervisor:
             if group.name not in self.groups:
                 self._stop_queue.pop()
                 continue
-            group.stop_all()
+            group.stop_all(self)
             if group.unstopped():
                 return          # state_changed() resumes here when it has stopped
             self._stop_queue.pop()
@@ -209,6 +319,10 @@ class Supervisor:
         self.logger.reopen()
 
     # ---- config changes ------------------------------------------------------------------
+    def set_config(self, config: Config) -> None:
+        self.config = config
+        self.deps = depsmod.dependency_map(config)
+
     def diff(self, new: Config) -> tuple[list[str], list[str], list[str]]:
         """(added, changed, removed) group names, as supervisord's diff_to_active."""
         cur = {name: g.config for name, g in self.groups.items()}

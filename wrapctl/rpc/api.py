@@ -249,13 +249,26 @@ class SupervisorAPI:
             raise RPCError(Faults.ALREADY_STARTED, name)
         if proc.state == S.UNKNOWN:
             raise RPCError(Faults.FAILED, f"{name} is in an unknown process state")
-        proc.start()
-        if proc.machine.spawnerr:
-            raise RPCError(Faults.SPAWN_ERROR, name)
+        sup = self._sup
+        if sup.unmet(proc):
+            # depends_on: start what it needs (if stopped), then it starts by itself
+            self._start_dependencies(proc)
+            sup.start_when_ready(proc, auto=False)
+        else:
+            sup.cancel_wait(proc)
+            proc.start()
+            if proc.machine.spawnerr:
+                raise RPCError(Faults.SPAWN_ERROR, name)
         if not wait or proc.state == S.RUNNING:
             return None
 
         def started() -> bool:
+            if sup.key(proc) in sup.waiting:
+                failed = [d for d in sup.unmet(proc) if d.state == S.FATAL]
+                if failed:
+                    raise RPCError(Faults.ABNORMAL_TERMINATION,
+                                   f"{name}: dependency {failed[0].name} is FATAL")
+                return False
             if proc.machine.spawnerr:
                 raise RPCError(Faults.SPAWN_ERROR, name)
             if proc.state not in (S.STARTING, S.RUNNING):
@@ -266,6 +279,17 @@ class SupervisorAPI:
             await self._sup.wait_until(started)
             return True
         return waiter
+
+    def _start_dependencies(self, proc, seen=None) -> None:
+        seen = seen if seen is not None else set()
+        for dep in self._sup.unmet(proc):
+            key = self._sup.key(dep)
+            if key in seen:
+                continue
+            seen.add(key)
+            if dep.state not in RUNNING_STATES and dep.state != S.STOPPING:
+                self._start_dependencies(dep, seen)
+                self._sup.start_when_ready(dep, auto=False)
 
     async def startProcess(self, name, wait=True):
         """Start a process
@@ -334,6 +358,8 @@ class SupervisorAPI:
 
     # ---- stopping ------------------------------------------------------------------
     def _stop(self, proc, name, wait) -> Optional[Deferred]:
+        if self._sup.cancel_wait(proc):
+            return None     # it was only waiting for its dependencies
         if proc.state not in RUNNING_STATES:
             raise RPCError(Faults.NOT_RUNNING, name)
         proc.stop()
@@ -477,8 +503,12 @@ class SupervisorAPI:
         group, proc = self._group_and_process(name)
         if proc is None:
             raise RPCError(Faults.BAD_NAME, name)
-        info = proc.info(time.time())
-        info["description"] = describe(info)
+        return self._info(proc, time.time())
+
+    def _info(self, proc, now) -> dict:
+        info = proc.info(now)
+        waiting = self._sup.waiting_description(proc)
+        info["description"] = waiting if waiting else describe(info)
         return info
 
     def getAllProcessInfo(self):
@@ -487,12 +517,7 @@ class SupervisorAPI:
         @return array result  An array of process status results"""
         self._update()
         now = time.time()
-        out = []
-        for proc in self._all(lexical=True):
-            info = proc.info(now)
-            info["description"] = describe(info)
-            out.append(info)
-        return out
+        return [self._info(proc, now) for proc in self._all(lexical=True)]
 
     # ---- logs ----------------------------------------------------------------------
     @staticmethod

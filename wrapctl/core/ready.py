@@ -1,0 +1,121 @@
+"""ready= and healthcheck=: when a program is up, and whether it still answers.
+
+A spec is parsed once into a Check (pure data); probing is a coroutine on the daemon's loop.
+Nothing here spins: a probe that has to be retried (a port not yet listening) waits on a
+timer between tries, starting at 1 ms and growing to 100 ms, so a daemon that comes up in
+a few milliseconds is seen within a millisecond or two, and a slow one costs ten wakeups a
+second at most while it starts. A pidfile is watched with inotify; a log line is matched as
+the output is read.
+The specs are in wrapctl/config/checks.py.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import urllib.parse
+from wrapctl.config.checks import Check, SpecError, parse  # noqa: F401 (re-exported)
+
+FIRST_RETRY = 0.001
+MAX_RETRY = 0.1
+
+
+# ---- probes: one attempt each, True when up ----------------------------------------------
+
+async def probe_once(check: Check, timeout: float, run_exec=None) -> bool:
+    try:
+        if check.kind == "tcp":
+            _, w = await asyncio.wait_for(asyncio.open_connection(check.host, check.port), timeout)
+            w.close()
+            return True
+        if check.kind == "unix":
+            _, w = await asyncio.wait_for(asyncio.open_unix_connection(check.path), timeout)
+            w.close()
+            return True
+        if check.kind == "http":
+            return await asyncio.wait_for(_http_ok(check.url), timeout)
+        if check.kind == "pidfile":
+            return pidfile_alive(check.path)
+        if check.kind == "exec":
+            return await asyncio.wait_for(run_exec(check.argv), timeout) == 0
+    except (OSError, asyncio.TimeoutError, ValueError):
+        return False
+    return False
+
+
+def pidfile_alive(path: str) -> bool:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return False
+    if not text.isdigit() or int(text) <= 1:
+        return False
+    try:
+        with open(f"/proc/{int(text)}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def _http_ok(url: str) -> bool:
+    u = urllib.parse.urlsplit(url)
+    port = u.port or (443 if u.scheme == "https" else 80)
+    ctx = ssl.create_default_context() if u.scheme == "https" else None
+    if ctx is not None:
+        # A health probe of our own child on loopback: certificate names rarely match.
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    r, w = await asyncio.open_connection(u.hostname, port, ssl=ctx)
+    try:
+        target = (u.path or "/") + (f"?{u.query}" if u.query else "")
+        w.write(f"GET {target} HTTP/1.0\r\nHost: {u.netloc}\r\nUser-Agent: wrapctl\r\n\r\n"
+                .encode("latin-1"))
+        await w.drain()
+        line = await r.readline()
+        parts = line.split()
+        return len(parts) >= 2 and parts[1][:1] in (b"2", b"3")
+    finally:
+        w.close()
+
+
+async def wait_ready(check: Check, run_exec=None) -> None:
+    """Return once the check passes; retries on a growing timer (cancel to give up)."""
+    if check.kind == "pidfile":
+        await _wait_pidfile(check.path)
+        return
+    delay = FIRST_RETRY
+    while True:
+        if await probe_once(check, max(1.0, delay * 10), run_exec):
+            return
+        await asyncio.sleep(delay)
+        delay = min(MAX_RETRY, delay * 2)
+
+
+async def _wait_pidfile(path: str) -> None:
+    """Until `path` names a live process: inotify on its directory, no timer at all."""
+    from inotify_simple import INotify, flags
+    loop = asyncio.get_running_loop()
+    try:
+        ino = INotify()
+        ino.add_watch(os.path.dirname(path) or ".",
+                      flags.CREATE | flags.MOVED_TO | flags.CLOSE_WRITE | flags.MODIFY)
+    except OSError:
+        ino = None          # no inotify here, or no directory yet: fall back to a timer
+    try:
+        delay = FIRST_RETRY
+        while not pidfile_alive(path):      # checked after the watch is set: no lost event
+            if ino is None:
+                await asyncio.sleep(delay)
+                delay = min(MAX_RETRY, delay * 2)
+                continue
+            ev = loop.create_future()
+            loop.add_reader(ino.fileno(), lambda: ev.done() or ev.set_result(None))
+            try:
+                await ev
+            finally:
+                loop.remove_reader(ino.fileno())
+            ino.read(timeout=0)
+    finally:
+        if ino is not None:
+            ino.close()
