@@ -1,4 +1,5 @@
-"""Wire the daemon to its HTTP servers: /RPC2, /logtail/NAME[/CHANNEL], /mainlogtail.
+"""Wire the daemon to its HTTP servers: /RPC2, /logtail/NAME[/CHANNEL], /mainlogtail and
+the web UI (wrapctl.web). An [inet_http_server] without credentials only listens on loopback.
 
 Log streams do not poll the file: after the last kilobyte already on disk, new output is
 pushed to the client as the supervisor reads it from the child's pipe.
@@ -6,11 +7,14 @@ pushed to the client as the supervisor reads it from the child's pipe.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 
+from wrapctl.core.daemon import DaemonError
 from wrapctl.rpc.api import SupervisorAPI, WrapctlAPI, split_namespec
 from wrapctl.rpc.dispatch import Dispatcher
 from wrapctl.rpc.http import HTTPServer, logtail_headers, parse_logtail_path
+from wrapctl.web import install as install_web
 
 TAIL_BYTES = 1024
 
@@ -100,6 +104,11 @@ async def start_servers(daemon) -> Servers:
                 daemon.logger.critical(
                     f"Server 'inet_http_server' running without any HTTP authentication "
                     f"checking on {i.host or '*'}:{i.port}")
+                if not is_loopback(i.host):
+                    raise DaemonError(
+                        f"{cfg.path}: [inet_http_server] port={i.host or '*'}:{i.port}: "
+                        f"refusing to serve without username/password beyond loopback "
+                        f"(set username and password, or listen on 127.0.0.1)")
             s = HTTPServer(rpc, username=i.username, password=i.password)
             _routes(s, daemon)
             await s.add_tcp(i.host or None, i.port)
@@ -113,6 +122,22 @@ async def start_servers(daemon) -> Servers:
     return Servers(servers)
 
 
+def is_loopback(host) -> bool:
+    """Whether `host` only ever binds loopback: 127.0.0.0/8, ::1, localhost; an empty or
+    '*' host (every interface) and other names are not."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        addr = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return (mapped or addr).is_loopback
+
+
 def _routes(server, daemon) -> None:
     server.add_get("/logtail/", _logtail_handler(daemon))
     server.add_get("/mainlogtail", _mainlogtail_handler(daemon))
+    install_web(server, daemon)
