@@ -298,8 +298,16 @@ def run(config: Config, nodaemon: bool) -> int:
                 raise DaemonError(f"cannot chdir to {d.directory}: {e.strerror}")
     if d.user:
         drop_privileges(d.user)
+    try:
+        # Orphans of our programs come back to us: waitpid gives their real status and
+        # a program's whole tree can be found and stopped (docs/architecture.md).
+        from wrapctl.shims.reaper import set_child_subreaper
+        set_child_subreaper(True)
+    except OSError:
+        pass
     echo = sys.stdout if foreground and not d.silent else None
-    daemon = Daemon(config, echo=echo)
+    from wrapctl.events import EventBus
+    daemon = Daemon(config, echo=echo, bus=EventBus())
     raise_limits(d.minfds, d.minprocs, daemon.logger)
     if not d.nocleanup:
         clear_autochildlogdir(config, daemon.logger)
