@@ -40,7 +40,8 @@ class ConnectionFailed(Exception):
             return f"{self.url} no such file"
         if self.kind == "refused":
             return f"{self.url} refused connection"
-        return f"error: {self.url}: {self.detail}"
+        detail = self.detail if self.url in self.detail else f"{self.url}: {self.detail}"
+        return f"error: {detail}"
 
 
 class AuthRequired(Exception):
@@ -307,7 +308,7 @@ def restart(ctl, out, names):
 
 
 @control_command("signal", short_help="Send a signal to processes.")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="SIG NAMES...")
 def signal_(ctl, out, args):
     """signal SIG NAMES...: SIG is a name (HUP, SIGHUP) or number; NAMES as for stop."""
     if not ctl.upcheck(out):

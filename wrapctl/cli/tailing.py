@@ -81,7 +81,8 @@ def _read_log(ctl, out, label: str, method: str, *args) -> None:
 
 @control_command("tail", context_settings=_PASS_ARGS,
                  short_help="Last bytes of a process's log, or follow it (-f).")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED,
+                metavar="[-f|-N] NAME [stdout|stderr]")
 def tail(ctl, out, args):
     """tail [-f | -N] NAME [stdout|stderr]: the last N (default 1600) bytes of a process's
     log; -f follows it until Ctrl-C."""
@@ -104,7 +105,7 @@ def tail(ctl, out, args):
 
 @control_command("maintail", context_settings=_PASS_ARGS,
                  short_help="Last bytes of the daemon's own log, or follow it (-f).")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[-f|-N]")
 def maintail(ctl, out, args):
     """maintail [-f | -N]: the last N (default 1600) bytes of the daemon's log; -f follows."""
     if not ctl.upcheck(out):
@@ -124,7 +125,7 @@ def maintail(ctl, out, args):
 
 
 @control_command("fg", short_help="Attach to a process: its output here, stdin to it.")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, metavar="NAME")
 def fg(ctl, out, names):
     """Show a running process's stdout and stderr and send it each line typed; Ctrl-C or
     end of input detaches (the process keeps running)."""
