@@ -207,14 +207,15 @@ class _Reader:
         self.init_d_script = False
 
     # -- variables --------------------------------------------------------------------
-    def expander(self, env: dict[str, str]) -> Expander:
+    def expander(self, env: dict[str, str], in_function: bool = False) -> Expander:
         def lookup(n: str) -> Optional[str]:
             if n == "0":
                 return self.path
-            if n == "1":
-                return "start"
-            if n == "#":
-                return "1"
+            if n.isdigit() or n in "#@*":
+                # Inside a function the positional parameters are its own arguments.
+                if in_function:
+                    return UNRESOLVED
+                return {"1": "start", "#": "1", "@": "start", "*": "start"}.get(n, "")
             return env.get(n)
         return Expander(lookup, self.subst)
 
@@ -361,23 +362,40 @@ class _Reader:
                     words = words[1:]
                 if not words:
                     continue
-                cmd = Command(words=words, line=lineno, after_op=op, background=bg)
-                cmd.context = {
+                ctx = {
                     "func": func, "branch": [b for b in branch if b],
-                    "depth": len(stack) - (1 if func else 0) + (1 if op in ("&&", "||") else 0),
                     "loop": loop_glob if any(s[0] == "loop" for s in stack) else "",
                     "conditional": len(stack) > 0 or op in ("&&", "||"),
                 }
-                self.commands.append(cmd)
-                if func:
-                    self.functions[func].append(cmd)
+                cmds = [Command(words=words, line=lineno, after_op=op, background=bg)]
+                # `R=$(start-stop-daemon --start ...)` and `if ! $(cmd)`: the substituted
+                # command runs too.
+                for w in words:
+                    for inner in _substitutions(w):
+                        for iw, iop, ibg in split_commands(inner):
+                            if iw:
+                                cmds.append(Command(words=iw, line=lineno, after_op=iop,
+                                                    background=ibg))
+                for k, cmd in enumerate(cmds):
+                    cmd.context = dict(ctx, substituted=k > 0)
+                    self.commands.append(cmd)
+                    if func:
+                        self.functions[func].append(cmd)
 
     # -- evaluation ---------------------------------------------------------------------
     def evaluate(self) -> None:
         """One pass in file order: assignments, sourced files; snapshot env per command."""
         for cmd in self.commands:
             words = cmd.words
-            exp = self.expander(self.env)
+            exp = self.expander(self.env, in_function=bool(cmd.context.get("func")))
+            if cmd.context.get("substituted"):
+                cmd.context["env"] = dict(self.env)
+                continue
+            k = 0
+            while k < len(words) - 1 and assignment(words[k]):
+                k += 1
+            if k and k < len(words) and not assignment(words[k]):
+                words = words[k:]       # VAR=x cmd: the assignment is the command's alone
             head = words[0]
             if head in ("export", "readonly", "local", "declare", "typeset"):
                 for w in words[1:]:
@@ -411,9 +429,11 @@ class _Reader:
 
     def assign(self, a, cmd: Command, exported: bool = False) -> None:
         name, raw, append = a
-        val = self.expander(self.env).word(raw)
+        val = self.expander(self.env, in_function=bool(cmd.context.get("func"))).word(raw)
         if append:
             val = self.env.get(name, "") + val
+        if len(val) > 4096:
+            val = UNRESOLVED    # grown in a loop: not a value we can know
         cond = cmd.context["conditional"]
         old = self.env.get(name)
         if cond and old and resolved(old) and not append:
@@ -469,11 +489,16 @@ class _Reader:
     def words_of(self, c: Command, raw: Optional[list[str]] = None) -> list[str]:
         env = dict(self.env)
         env.update(c.context.get("env", {}))
-        return self.expander(env).words(strip_redirections(raw if raw is not None else c.words))
+        exp = self.expander(env, in_function=bool(c.context.get("func")))
+        return exp.words(strip_redirections(raw if raw is not None else c.words))
+
+    def head_of(self, c: Command) -> str:
+        w = self.words_of(c, c.words[:1])
+        return os.path.basename(w[0]) if w else ""
 
     def launch_of(self, c: Command) -> Optional[Launch]:
         raw = c.words
-        head = os.path.basename(self.words_of(c, raw[:1])[0]) if raw else ""
+        head = self.head_of(c)
         if head in ("start-stop-daemon", "/sbin/start-stop-daemon"):
             words = self.words_of(c)
             la = parse_ssd(words[1:])
@@ -632,8 +657,7 @@ class _Reader:
 
     def stops_something(self) -> bool:
         for c in self.commands:
-            w = self.words_of(c, c.words[:1])
-            head = os.path.basename(w[0]) if w else ""
+            head = self.head_of(c)
             if head in ("killproc", "kill", "killall", "pkill"):
                 return True
             if head == "start-stop-daemon" and any(x in ("--stop", "-K") for x in c.words):
@@ -685,8 +709,7 @@ class _Reader:
         info = self.info
         if la is None:
             info.kind = "oneshot"
-            ran = sorted({os.path.basename(self.words_of(c, c.words[:1])[0])
-                          for c in self.start_context()[1] if c.words} - {""})
+            ran = sorted({self.head_of(c) for c in self.start_context()[1]} - {""})
             info.reasons.append("the start action launches no daemon"
                                 + (f" (it runs: {', '.join(ran[:8])})" if ran else ""))
         else:
@@ -731,6 +754,31 @@ def strip_redirections(words: list[str]) -> list[str]:
                 skip = True
             continue
         out.append(w)
+    return out
+
+
+def _substitutions(word: str) -> list[str]:
+    """The bodies of $(...) and `...` in a raw word (outermost only)."""
+    out, i, n = [], 0, len(word)
+    while i < n:
+        c = word[i]
+        if c == "'" :
+            j = word.find("'", i + 1)
+            i = n if j < 0 else j + 1
+            continue
+        if c == "$" and word.startswith("$(", i) and not word.startswith("$((", i):
+            from wrapctl.shellwords import _scan_balanced
+            j = _scan_balanced(word, i + 1)
+            out.append(word[i + 2:j])
+            i = j + 1
+            continue
+        if c == "`":
+            j = word.find("`", i + 1)
+            j = n if j < 0 else j
+            out.append(word[i + 1:j])
+            i = j + 1
+            continue
+        i += 1
     return out
 
 

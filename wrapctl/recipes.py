@@ -416,24 +416,21 @@ def recipe_signals(r: Recipe) -> list[str]:
 
 
 def program_options(r: Recipe, *, daemon: str = "", args: Optional[list[str]] = None,
-                    pidfile: str = "", instance: str = "", conf: str = "",
-                    name: str = "") -> dict[str, str]:
+                    pidfile: str = "", instance: str = "", conf: str = "", name: str = "",
+                    version: str = "", cluster: str = "") -> dict[str, str]:
     """supervisord program options that run recipe `r` (insertion-ordered)."""
     pid = pidfile or r.pidfile
-    cmd = r.render(r.command, daemon=daemon, args=args, pidfile=pid, instance=instance,
-                   conf=conf, name=name)
+    ctx = dict(daemon=daemon, args=args, pidfile=pid, instance=instance, conf=conf,
+               name=name, version=version, cluster=cluster)
+    cmd = r.render(r.command, **ctx)
     opts: dict[str, str] = {}
     if r.mode == "shim":
         # Under a plain supervisor the shim carries the stop signal itself (TERM:QUIT map),
         # so stopsignal stays TERM for the shim process.
         opts["command"] = shim_command(
             shlex.split(cmd), pidfile=pid, signals=recipe_signals(r),
-            stop_command=r.render(r.stop_command, daemon=daemon, args=args, pidfile=pid,
-                                  instance=instance, conf=conf, name=name)
-            if r.stop_command else "",
-            reload_command=r.render(r.reload_command, daemon=daemon, args=args, pidfile=pid,
-                                    instance=instance, conf=conf, name=name)
-            if r.reload_command else "",
+            stop_command=r.render(r.stop_command, **ctx) if r.stop_command else "",
+            reload_command=r.render(r.reload_command, **ctx) if r.reload_command else "",
             stop_timeout=r.stop_timeout)
         opts["stopsignal"] = "TERM"
         opts["stopwaitsecs"] = str(r.stop_timeout + 5)

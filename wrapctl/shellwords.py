@@ -246,7 +246,7 @@ class Expander:
                 val, i = self._dollar(raw, i)
                 pieces.append((val, True))
             else:
-                j = i
+                j = i + 1      # at least one character: a lone trailing backslash too
                 while j < n and raw[j] not in "\\'\"$`":
                     j += 1
                 pieces.append((raw[i:j], False))

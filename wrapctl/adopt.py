@@ -1,0 +1,353 @@
+"""Turn what an init script starts (initscript.ScriptInfo) into program sections.
+
+Pure: `adopt()` takes a ScriptInfo and a RecipeBook and returns an Adoption (decision,
+programs, explanation, review notes); `render_*` turn it into text. Only find_instances and
+args files read the file system (under `root`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Optional
+
+from wrapctl.initscript import ScriptInfo
+from wrapctl.recipes import (Recipe, RecipeBook, format_environment, program_options,
+                             shim_command)
+from wrapctl.shellwords import resolved
+
+# Exit statuses of `wrapctl adopt` (docs/adopt.md).
+EXIT_WRITTEN = 0
+EXIT_BAD_INPUT = 2
+EXIT_ONESHOT = 3
+EXIT_NO_RECIPE = 4      # --mode recipe and no recipe matches
+EXIT_REVIEW = 5         # nothing could be written without a person (e.g. no instances found)
+
+_SKIP_ENV = {"PATH", "HOME", "PWD", "SHELL", "IFS"}
+
+
+@dataclass
+class Program:
+    name: str
+    options: dict[str, str]                 # supervisord options, in output order
+    wrapctl: dict[str, str] = field(default_factory=dict)   # what --format wrapctl writes
+    instance: str = ""
+
+
+@dataclass
+class Adoption:
+    info: ScriptInfo
+    decision: str                           # recipe | shim | foreground | oneshot | review
+    recipe: Optional[Recipe] = None
+    programs: list[Program] = field(default_factory=list)
+    explain: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)
+
+    @property
+    def exit_status(self) -> int:
+        if self.decision == "oneshot":
+            return EXIT_ONESHOT
+        if not self.programs:
+            return EXIT_REVIEW
+        return EXIT_WRITTEN
+
+
+class AdoptError(Exception):
+    """Bad input for adopt (one line)."""
+
+
+def program_name(name: str) -> str:
+    name = re.sub(r"\.sh$", "", name)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "service"
+
+
+def _read_args_file(path: str) -> Optional[list[str]]:
+    """Options one or more per line, '#' comments; lines not starting with '-' are the
+    wrapper's own settings (memcached's 'logfile x') and are skipped."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    out: list[str] = []
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("-"):
+            try:
+                out += shlex.split(line)
+            except ValueError:
+                out += line.split()
+    return out
+
+
+def _host(root: str, path: str) -> str:
+    return path if root in ("", "/") else os.path.join(root, path.lstrip("/"))
+
+
+def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str = "",
+          root: str = "/") -> Adoption:
+    if mode not in ("auto", "recipe", "shim"):
+        raise AdoptError(f"--mode: must be auto, recipe or shim, not {mode!r}")
+    base = program_name(name or info.name)
+    ad = Adoption(info=info, decision="oneshot")
+    ad.explain += [f"read {info.path}"] + [f"defaults: {f}" for f in info.defaults_files]
+    ad.explain += info.reasons
+    if info.kind == "oneshot":
+        ad.explain.append("a oneshot is not a service to supervise: no program written")
+        return ad
+    la = info.launch
+    assert la is not None
+    exes = [la.daemon, la.exec, la.startas, la.wrapper]
+    recipe, why = book.match(script=info.name, provides=info.provides, executables=exes)
+    ad.explain.append(why)
+    if mode == "recipe" and recipe is None:
+        ad.decision = "review"
+        ad.review.append("--mode recipe: no recipe matches this script")
+        return ad
+    if recipe is not None and mode != "shim":
+        _with_recipe(ad, recipe, base, root)
+    else:
+        if recipe is not None:
+            ad.explain.append("--mode shim: the recipe is not used")
+        _without_recipe(ad, base, recipe)
+    for w in info.warnings:
+        if ad.recipe and "arguments" in w and (ad.recipe.args_file or not ad.recipe.args_from_script):
+            continue        # the recipe does not take the script's arguments
+        ad.review.append(w)
+    return ad
+
+
+def _with_recipe(ad: Adoption, r: Recipe, base: str, root: str) -> None:
+    info, la = ad.info, ad.info.launch
+    ad.recipe, ad.decision = r, "recipe"
+    same = os.path.basename(la.daemon) == os.path.basename(r.daemon)
+    daemon = la.daemon if same and resolved(la.daemon) and la.daemon.startswith("/") else r.daemon
+    args: Optional[list[str]] = None
+    if r.args_from_script and same and la.args:
+        if all(resolved(a) for a in la.args):
+            args = r.filter_args(la.args)
+            ad.explain.append(f"arguments from the script: {shlex.join(la.args)}")
+        else:
+            ad.review.append("the script's arguments are computed at run time; "
+                             f"the recipe's defaults are used ({r.args or 'none'})")
+    instances = r.find_instances(root)
+    needs_instance = any(p in r.command for p in ("{instance}", "{version}", "{cluster}")) or (
+        "{conf}" in r.command and not r.conf)
+    if r.instances and not instances and needs_instance:
+        ad.decision = "review"
+        ad.review.append(f"recipe {r.name} runs one program per instance but none matched "
+                         f"{r.instances}: write one [program:x] per instance by hand")
+        return
+    targets = instances or [{}]
+    if instances:
+        ad.explain.append(f"{len(instances)} instance(s) from {r.instances}: "
+                          + ", ".join(i["instance"] for i in instances))
+    for inst in targets:
+        a = args
+        conf = inst.get("conf", "")
+        if r.args_file:
+            path = r.render(r.args_file, conf=conf) if "{" in r.args_file else r.args_file
+            path = shlex.split(path)[0] if path else ""
+            got = _read_args_file(_host(root, path)) if path else None
+            if got is not None:
+                a = r.filter_args(got)
+                ad.explain.append(f"options from {path}: {shlex.join(got)}")
+        opts = program_options(r, daemon=daemon, args=a, pidfile=la.pidfile
+                               if la.pidfile and resolved(la.pidfile) else "",
+                               instance=inst.get("instance", ""), conf=conf,
+                               version=inst.get("version", ""), cluster=inst.get("cluster", ""))
+        _carry_over(ad, opts, la, r)
+        pname = base if not inst else program_name(
+            base + "-" + re.sub(rf"^{re.escape(base)}[_-]?", "", inst["instance"])
+            if inst["instance"] != base else base)
+        defaults = program_options(r)
+        wc: dict[str, str] = {"recipe": r.name}
+        for k, v in opts.items():
+            if defaults.get(k) != v:
+                wc[k] = v
+        if r.mode == "shim":
+            # Under `wrapctl daemon` the core adopts the forking daemon itself.
+            wc.pop("command", None)
+            cmd = r.render(r.command, daemon=daemon, args=a, pidfile=la.pidfile or r.pidfile,
+                           instance=inst.get("instance", ""), conf=conf)
+            if cmd != r.render(r.command):
+                wc["command"] = cmd
+            for k in ("stopsignal", "stopwaitsecs"):
+                wc.pop(k, None)
+        ad.programs.append(Program(name=pname, options=opts, wrapctl=wc,
+                                   instance=inst.get("instance", "")))
+    ad.explain.append(f"recipe {r.name}: {r.description} (checked against: {r.source})")
+    ad.explain += [f"note: {n}" for n in r.notes]
+
+
+def _carry_over(ad: Adoption, opts: dict[str, str], la, r: Optional[Recipe]) -> None:
+    """User, directory, umask, nice and exported environment from the script."""
+    if la.user and resolved(la.user):
+        opts["user"] = la.user
+        if la.group and la.group != la.user:
+            ad.review.append(f"the script runs as {la.user}:{la.group}; supervisord uses "
+                             f"{la.user}'s primary group")
+    if la.chdir and resolved(la.chdir):
+        opts["directory"] = la.chdir
+    if la.umask and re.fullmatch(r"0?[0-7]{3}", la.umask):
+        opts["umask"] = la.umask if la.umask.startswith("0") else "0" + la.umask
+    if la.chroot:
+        ad.review.append(f"the script chroots to {la.chroot}; supervisord cannot, "
+                         "so the program runs outside it")
+    env = dict(r.environment) if r else {}
+    for k, v in ad.info.exported.items():
+        if k not in _SKIP_ENV and resolved(v):
+            env[k] = v
+    if env:
+        opts["environment"] = format_environment(env)
+
+
+def _without_recipe(ad: Adoption, base: str, recipe: Optional[Recipe]) -> None:
+    info, la = ad.info, ad.info.launch
+    prog = la.program
+    if not resolved(prog) or not prog:
+        ad.decision = "review"
+        ad.review.append("the started program is computed at run time; "
+                         "write the command by hand")
+        return
+    args = [a for a in la.args]
+    if not all(resolved(a) for a in args):
+        ad.review.append("some arguments are computed at run time and were left out: "
+                         + " ".join(a for a in args if not resolved(a)).replace("\x00", "$(...)"))
+        args = [a for a in args if resolved(a)]
+    start = [prog] + args
+    opts: dict[str, str] = {}
+    stop_sig = info.stop_signal or "TERM"
+    if la.background and not la.wrapper:
+        ad.decision = "foreground"
+        ad.explain.append("the script backgrounds it itself (--background or &), "
+                          "so it does not fork: run it directly")
+        opts["command"] = shlex.join(start)
+        opts["stopsignal"] = stop_sig
+        opts["stopwaitsecs"] = str(max(info.stop_timeout, 10))
+    else:
+        ad.decision = "shim"
+        sigs = []
+        if stop_sig != "TERM":
+            sigs.append(f"TERM:{stop_sig}")
+        if info.reload_signal and info.reload_signal != "HUP":
+            sigs.append(f"HUP:{info.reload_signal}")
+        if info.reopen_signal and info.reopen_signal != "USR1":
+            sigs.append(f"USR1:{info.reopen_signal}")
+        stop_cmd = reload_cmd = ""
+        if la.wrapper and "start" in args:
+            stop_cmd = shlex.join([prog] + ["stop" if a == "start" else a for a in args])
+            reload_cmd = shlex.join([prog] + ["reload" if a == "start" else a for a in args])
+        pid = la.pidfile if la.pidfile and resolved(la.pidfile) else ""
+        exe = ""
+        if not pid:
+            exe = la.name or os.path.basename(la.daemon)
+            ad.review.append(f"no pidfile found: the shim identifies the daemon as {exe!r}")
+        timeout = max(info.stop_timeout, 10)
+        opts["command"] = shim_command(start, pidfile=pid, signals=sigs,
+                                       stop_command=stop_cmd, reload_command=reload_cmd,
+                                       stop_timeout=timeout, exe=exe)
+        opts["stopsignal"] = "TERM"
+        opts["stopwaitsecs"] = str(timeout + 5)
+        opts["stopasgroup"] = "true"
+        opts["killasgroup"] = "true"
+        ad.explain.append("no recipe: the script's own start command runs under wrapctl-shim, "
+                          "which follows the daemon it forks"
+                          + (f" through {pid}" if pid else ""))
+    _carry_over(ad, opts, la, None)
+    wc = dict(opts)
+    if ad.decision == "shim":
+        # Under `wrapctl daemon`: the forking command plus pidfile=, adopted in-process.
+        wc["command"] = shlex.join(start)
+        wc["stopsignal"] = stop_sig
+        wc["stopwaitsecs"] = str(max(info.stop_timeout, 10))
+        if la.pidfile and resolved(la.pidfile):
+            wc["pidfile"] = la.pidfile
+    ad.programs.append(Program(name=base, options=opts, wrapctl=wc))
+
+
+# -- rendering ------------------------------------------------------------------------------
+_BASE_OPTS = {"autostart": "true", "autorestart": "true", "startsecs": "1"}
+
+
+def _ini_value(v: str) -> str:
+    # supervisord interpolates %(name)s in every value: a literal % must be doubled.
+    return v.replace("%", "%%").replace("\n", " ")
+
+
+def render_ini(ad: Adoption, fmt: str = "supervisord", extra: Optional[dict] = None) -> str:
+    """INI text for the adoption's programs. `extra` maps program name -> more options
+    (migrate adds priority= and depends_on=)."""
+    lines = [f"; adopted from {ad.info.path} by wrapctl adopt ({_decision_words(ad)})"]
+    for note in ad.review:
+        lines.append(f"; review: {note}".replace("\x00", "$(...)"))
+    for p in ad.programs:
+        lines.append(f"[program:{p.name}]")
+        if fmt == "wrapctl":
+            opts = dict(p.wrapctl)
+        else:
+            opts = dict(p.options)
+        for k, v in _BASE_OPTS.items():
+            opts.setdefault(k, v)
+        for k, v in ((extra or {}).get(p.name) or {}).items():
+            if fmt == "supervisord" and k in ("depends_on",):
+                continue
+            opts[k] = v
+        for k, v in opts.items():
+            lines.append(f"{k}={_ini_value(v)}")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _decision_words(ad: Adoption) -> str:
+    if ad.decision == "recipe":
+        return f"recipe {ad.recipe.name}"
+    if ad.decision == "shim":
+        return "no recipe; wrapctl-shim follows the forking daemon"
+    if ad.decision == "foreground":
+        return "no recipe; the daemon does not fork"
+    return ad.decision
+
+
+def to_json(ad: Adoption) -> dict:
+    d = ad.info.to_dict()
+    d["decision"] = ad.decision
+    d["recipe"] = ad.recipe.name if ad.recipe else ""
+    d["programs"] = [{"name": p.name, "command": p.options.get("command", ""),
+                      "options": p.options, "wrapctl": p.wrapctl, "instance": p.instance}
+                     for p in ad.programs]
+    d["command"] = ad.programs[0].options["command"] if ad.programs else ""
+    d["review"] = ad.review
+    d["explain"] = ad.explain
+    return json.loads(json.dumps(d).replace("\\u0000", "$(...)"))
+
+
+def render_explain(ad: Adoption) -> str:
+    info, la = ad.info, ad.info.launch
+    out = [f"script:   {info.path}", f"kind:     {info.kind}"]
+    if info.lsb.get("Provides"):
+        out.append(f"provides: {info.lsb['Provides']}")
+    if la:
+        out += [f"style:    {la.style}", f"daemon:   {la.daemon}",
+                f"args:     {shlex.join(la.args) if la.args else '(none)'}",
+                f"pidfile:  {la.pidfile or '(none)'}"]
+        if la.user:
+            out.append(f"user:     {la.user}" + (f":{la.group}" if la.group else ""))
+        if la.chdir:
+            out.append(f"chdir:    {la.chdir}")
+        if la.background:
+            out.append("background: yes (the daemon does not fork itself)")
+    if info.stop_signal:
+        out.append(f"stop:     {info.stop_signal}"
+                   + (f" ({info.stop_timeout}s)" if info.stop_timeout else ""))
+    if info.reload_signal:
+        out.append(f"reload:   {info.reload_signal}")
+    out.append(f"decision: {ad.decision}" + (f" ({ad.recipe.name})" if ad.recipe else ""))
+    out.append("why:")
+    out += [f"  - {e}" for e in ad.explain]
+    if ad.review:
+        out.append("review:")
+        out += [f"  - {r}" for r in ad.review]
+    return "\n".join(out).replace("\x00", "$(...)") + "\n"
