@@ -1,1 +1,1 @@
-"""The shim: keep a forking daemon in the foreground (stdlib, psutil, inotify_simple only)."""
+"""The shim: keep a forking daemon in the foreground (stdlib only: see docs/shim.md)."""

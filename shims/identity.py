@@ -2,26 +2,23 @@
 
 A pid is accepted only when the process is alive, not a zombie, a descendant of the shim
 (re-parented to it or below something it launched), and created no earlier than the shim.
-`snapshot()` gathers the facts with psutil; `judge()` decides on plain data, so the core can
-feed it facts about its own tree.
+`snapshot()` gathers the facts from /proc; `judge()` decides on plain data, so the core can
+feed it facts about its own tree (create times from any one clock, e.g. psutil's).
 """
-from dataclasses import dataclass
+import os
+from collections import namedtuple
 
+from . import procfs
 
-@dataclass(frozen=True)
-class Snapshot:
-    pid: int
-    name: str
-    zombie: bool
-    create_time: float
-    ancestors: tuple        # parent, grandparent, ... up to pid 1 (or 0)
+Snapshot = namedtuple("Snapshot", "pid name zombie create_time ancestors")
+Snapshot.__doc__ = """Facts about one process: ancestors is (parent, grandparent, ... 1)."""
 
 
 def judge(pid, snap, root_pid, root_create_time, exe=None):
     """None when pid may be adopted, else a one-line reason.
 
     root_pid/root_create_time describe the shim (or the core); create times must come from
-    the same clock (psutil's create_time()) to be comparable.
+    the same clock as snap.create_time to be comparable.
     """
     if pid == 1:
         return "names pid 1 (init)"
@@ -42,37 +39,36 @@ def judge(pid, snap, root_pid, root_create_time, exe=None):
     return None
 
 
+def start_ticks(pid):
+    """Creation time of pid in clock ticks since boot (the clock snapshot() uses)."""
+    s = procfs.stat(pid)
+    return s[2] if s else None
+
+
 def snapshot(pid, max_depth=64):
     """Facts about pid from /proc, or None when there is no such process."""
-    import psutil
-    try:
-        p = psutil.Process(pid)
-        with p.oneshot():
-            info = (p.name(), p.status(), p.create_time(), p.ppid())
-    except psutil.Error:
+    s = procfs.stat(pid)
+    if s is None:
         return None
-    name, status, ctime, ppid = info
+    state, ppid, ticks, comm = s
     ancestors = []
     cur = ppid
     while cur > 0 and len(ancestors) < max_depth:
         ancestors.append(cur)
         if cur == 1:
             break
-        try:
-            cur = psutil.Process(cur).ppid()
-        except psutil.Error:
+        ps = procfs.stat(cur)
+        if ps is None:
             break
-    return Snapshot(pid, _exe_name(p, name), status == psutil.STATUS_ZOMBIE, ctime,
-                    tuple(ancestors))
+        cur = ps[1]
+    return Snapshot(pid, _exe_name(pid, comm), state in ("Z", "X"), ticks, tuple(ancestors))
 
 
-def _exe_name(p, name):
-    """The program's base name: /proc's comm is cut at 15 chars and can be renamed, so
-    prefer argv[0] ('nginx: master process' style titles keep their first word)."""
-    import os
-    try:
-        argv0 = p.cmdline()[0]
-    except Exception:
-        return name
-    base = os.path.basename(argv0.split(" ")[0].rstrip(":"))
-    return base or name
+def _exe_name(pid, comm):
+    """The program's base name: comm is cut at 15 chars and may be renamed, so prefer
+    argv[0] ('nginx: master process' style titles keep their first word)."""
+    a0 = procfs.argv0(pid)
+    if not a0:
+        return comm
+    base = os.path.basename(a0.split(" ")[0].rstrip(":"))
+    return base or comm

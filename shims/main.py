@@ -11,10 +11,10 @@ import os
 import signal
 import sys
 
-from . import identity, pidfile, reaper
+from . import identity, inotify, pidfile, procfs, reaper
 from . import status as st
 from .loop import Loop
-from .options import FORWARDED, Options, UsageError, parse
+from .options import FORWARDED, HELP, Help, Options, UsageError, parse
 
 PROG = "wrapctl-shim"
 # The shim's own signals must not reach COMMAND as ignored or blocked.
@@ -35,8 +35,9 @@ class Exit(Exception):
 
 
 class Shim:
-    def __init__(self, opts: Options):
+    def __init__(self, opts: Options, exit_process=False):
         self.o = opts
+        self.exit_process = exit_process   # os._exit() at the end instead of returning
         self.loop = Loop()
         self.me = os.getpid()
         self.euid = os.geteuid()
@@ -62,13 +63,12 @@ class Shim:
             say(msg)
 
     def run(self):
-        import psutil
         try:
             reaper.set_child_subreaper()
         except OSError as e:
             say(f"cannot become a child subreaper: {e}")
             return st.INTERNAL
-        self.root_ctime = psutil.Process(self.me).create_time()
+        self.root_ctime = identity.start_ticks(self.me)
         self.loop.watch_signals((signal.SIGCHLD,) + FORWARDED, self.on_signal)
         try:
             if self.o.pre_start:
@@ -120,13 +120,11 @@ class Shim:
             self.track(self.launcher)
 
     def watch_pidfile(self):
-        from inotify_simple import INotify, flags
         d = os.path.dirname(os.path.abspath(self.o.pidfile))
         self.pidfile_name = os.path.basename(self.o.pidfile)
-        self.inotify = INotify(nonblocking=True)
-        mask = flags.CREATE | flags.CLOSE_WRITE | flags.MOVED_TO | flags.MODIFY
         try:
-            self.inotify.add_watch(d, mask)
+            self.inotify = inotify.Watch(d, inotify.CREATE | inotify.CLOSE_WRITE
+                                         | inotify.MOVED_TO | inotify.MODIFY)
         except OSError as e:
             say(f"--pidfile {self.o.pidfile}: cannot watch directory {d}: {e.strerror}")
             self.exit_now(st.USAGE)
@@ -141,16 +139,11 @@ class Shim:
             self.inotify = None
 
     def on_inotify(self):
-        from inotify_simple import flags
         final = touched = False
-        try:
-            events = self.inotify.read(timeout=0)
-        except BlockingIOError:
-            return
-        for ev in events:
-            if ev.name == self.pidfile_name:
+        for mask, name in self.inotify.read():
+            if name == self.pidfile_name:
                 touched = True
-                if ev.mask & (flags.CLOSE_WRITE | flags.MOVED_TO):
+                if mask & (inotify.CLOSE_WRITE | inotify.MOVED_TO):
                     final = True
         if touched and self.phase == "starting":
             self.pidfile_touched = True
@@ -257,19 +250,22 @@ class Shim:
             self.pidfd = None
 
     def candidates(self):
-        """Live direct children that may be the daemon (helper commands excluded)."""
-        import psutil
-        out = []
-        for p in psutil.Process(self.me).children():
-            if p.pid in self.helpers or p.pid in self.exited:
+        """Live direct children that may be the daemon (helper commands excluded), and
+        whether one of them exited while looking."""
+        out, unsettled = [], False
+        for pid in procfs.children(self.me):
+            if pid in self.helpers or pid in self.exited:
                 continue
-            snap = identity.snapshot(p.pid)
+            snap = identity.snapshot(pid)
             if snap is None or snap.zombie:
+                # Exited since the scan: its children may have been re-parented to us
+                # after the scan read them. Worth another look.
+                unsettled = True
                 continue
             if self.o.exe and snap.name != self.o.exe:
                 continue
             out.append(snap)
-        return out
+        return out, unsettled
 
     # -- events ------------------------------------------------------------------------------
     def on_signal(self, signum):
@@ -379,19 +375,28 @@ class Shim:
             elif r.refusal is not None:
                 say(f"pidfile {self.o.pidfile} {r.refusal}")
         elif status == 0:
-            cands = self.candidates()
-            if len(cands) == 1:
+            # A candidate may be an intermediate fork that exits between the scan and the
+            # checks; its child is then the shim's, so look again (bounded: each retry
+            # means a process of the tree has exited).
+            for _ in range(8):
+                cands, unsettled = self.candidates()
+                if len(cands) > 1:
+                    listed = ", ".join(f"{c.pid} ({c.name})" for c in cands)
+                    say(f"several processes could be the daemon: {listed}; pick one with "
+                        f"--exe or use --pidfile")
+                    self.fail(st.AMBIGUOUS)
+                    return
+                if not cands:
+                    if unsettled:
+                        self.collect()
+                        continue
+                    break
                 if self.adopt(cands[0].pid, quiet=True) is None:
                     self.info(f"daemon is pid {cands[0].pid} ({cands[0].name})"
                               if old == self.launcher else
                               f"daemon moved from pid {old} to {cands[0].pid}")
                     return
-            elif len(cands) > 1:
-                listed = ", ".join(f"{c.pid} ({c.name})" for c in cands)
-                say(f"several processes could be the daemon: {listed}; pick one with --exe "
-                    f"or use --pidfile")
-                self.fail(st.AMBIGUOUS)
-                return
+                self.collect()
         if old != self.launcher or status != 0:
             self.info(f"daemon pid {old} exited: "
                       + (st.describe_wait_status(status) if status is not None
@@ -478,6 +483,9 @@ class Shim:
             self.start_timer = None
         self.unwatch_pidfile()
         self.release_pidfd()
+        # Usually nothing is left (the daemon was the last of its tree): then exit at once,
+        # without scanning /proc.
+        self.check_empty()
         left = reaper.kill_tree(signal.SIGKILL)
         if left:
             self.info("SIGKILL to what is left of the tree: " + " ".join(map(str, left)))
@@ -492,6 +500,15 @@ class Shim:
             self.final = (st.from_wait_status(status) if status is not None
                           else st.TERMINATED if self.phase == "stopping" else 0)
         self.loop.stop()
+        if self.exit_process:
+            # The parent supervisor is waiting on this exit: skip interpreter teardown
+            # (a few ms); the shim holds no state that needs it beyond the std streams.
+            for f in (sys.stdout, sys.stderr):
+                try:
+                    f.flush()
+                except (OSError, ValueError):
+                    pass
+            os._exit(self.final)
         raise Exit(self.final)
 
     def exit_now(self, code):
@@ -506,9 +523,12 @@ def main(argv=None):
     except UsageError as e:
         say(f"error: {e}")
         return st.USAGE
-    except SystemExit as e:       # --help
-        return e.code if isinstance(e.code, int) else 0
-    return Shim(opts).run()
+    except Help:
+        sys.stdout.write(HELP)
+        return st.OK
+    # As a program the shim ends with os._exit() straight from the loop; run() returns
+    # only on refusals raised before the loop, or when exit_process is False.
+    return Shim(opts, exit_process=True).run()
 
 
 if __name__ == "__main__":

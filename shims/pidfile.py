@@ -5,27 +5,33 @@
 """
 import os
 import stat
-from dataclasses import dataclass
+from collections import namedtuple
 
 MAX_SIZE = 64          # a pid is at most 7 digits; anything longer is not a pidfile
 PID_MAX = 4194304      # Linux's hard ceiling (PID_MAX_LIMIT on 64-bit)
 
 
-@dataclass(frozen=True)
 class Refusal:
-    reason: str
+    """Why a pidfile is not trusted (one line, completes "pidfile PATH ...")."""
+    __slots__ = ("reason",)
+
+    def __init__(self, reason):
+        self.reason = reason
 
     def __str__(self):
         return self.reason
 
+    def __repr__(self):
+        return f"Refusal({self.reason!r})"
 
-@dataclass(frozen=True)
-class Meta:
-    """What check_meta() needs to know about the path and the file it resolves to."""
-    is_symlink: bool
-    link_uid: int          # owner of the symlink itself (when is_symlink)
-    mode: int              # st_mode of the file opened
-    uid: int               # owner of the file opened
+    def __eq__(self, other):
+        return isinstance(other, Refusal) and other.reason == self.reason
+
+    __hash__ = None
+
+
+# link_uid: owner of the symlink itself (when is_symlink); mode, uid: of the file opened.
+Meta = namedtuple("Meta", "is_symlink link_uid mode uid")
 
 
 def check_meta(meta, euid):
@@ -63,12 +69,9 @@ def parse(data):
     return pid
 
 
-@dataclass(frozen=True)
-class Reading:
-    """Outcome of read(): exactly one of pid / refusal is set, or neither (not there yet)."""
-    pid: int | None = None
-    refusal: Refusal | None = None
-    stamp: tuple | None = None   # (st_dev, st_ino, st_mtime_ns, st_size): tells rewrites apart
+# Outcome of read(): at most one of pid / refusal is set; neither means "not there yet".
+# stamp = (st_dev, st_ino, st_mtime_ns, st_size) tells a rewrite from the file seen before.
+Reading = namedtuple("Reading", "pid refusal stamp", defaults=(None, None, None))
 
 
 def read(path, euid):

@@ -7,6 +7,8 @@ status and the whole tree can be found and killed.
 import ctypes
 import os
 
+from . import procfs
+
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
@@ -59,19 +61,14 @@ def reap_all():
 
 
 def kill_tree(sig, exclude=()):
-    """Send sig to every live descendant of this process; returns the pids signalled."""
-    import psutil
+    """Send sig to every descendant of this process; returns the pids signalled."""
     sent = []
-    try:
-        kids = psutil.Process().children(recursive=True)
-    except psutil.Error:
-        return sent
-    for p in kids:
-        if p.pid in exclude:
+    for pid in procfs.children(os.getpid(), recursive=True):
+        if pid in exclude:
             continue
         try:
-            os.kill(p.pid, sig)
-            sent.append(p.pid)
+            os.kill(pid, sig)
+            sent.append(pid)
         except ProcessLookupError:
             pass
     return sent

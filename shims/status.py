@@ -20,13 +20,16 @@ TERMINATED = 128 + signal.SIGTERM  # stopped before any daemon was found
 
 STATUS_TABLE = (
     (USAGE, "usage error (bad option, unknown signal, missing COMMAND)"),
-    (REFUSED, "pidfile or daemon refused: symlink owned by another user, world-writable "
-              "as root, pid 1, outside the shim's tree, started before the shim, garbage"),
-    (START_TIMEOUT, "no acceptable pid in --pidfile within --start-timeout"),
+    (REFUSED, "pidfile refused: garbage, pid 1, a process outside the shim's tree or\n"
+              "      older than the shim, a symlink owned by another user, world-writable\n"
+              "      while the shim runs as root"),
+    (START_TIMEOUT, "no acceptable pid in --pidfile within --start-timeout, or\n"
+                    "      COMMAND's tree ended without one"),
     (AMBIGUOUS, "COMMAND left several candidate daemons; pick one with --exe"),
     (PRE_START_FAILED, "--pre-start command failed"),
     (CANNOT_EXECUTE, "COMMAND is not executable"),
     (NOT_FOUND, "COMMAND not found"),
+    (INTERNAL, "the shim itself failed (cannot become a subreaper)"),
 )
 
 

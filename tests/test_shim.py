@@ -205,8 +205,8 @@ def test_command_not_found_and_usage_errors(tmp_path, shims):
     for opts, needle in ((["--signal", "TERM"], "expected FROM:TO"),
                          (["--signal", "TERM:BOGUS"], "unknown signal"),
                          (["--signal", "ALRM:TERM"], "FROM must be one of"),
-                         (["--stop-timeout", "-1"], "positive number"),
-                         (["--frobnicate"], "unrecognized arguments")):
+                         (["--stop-timeout", "-1"], "positive number"), (["--pidfile"], "needs a value"),
+                         (["--frobnicate"], "unknown option")):
         r = subprocess.run([sys.executable, "-m", "wrapctl.shims.main", *opts, "--", "true"],
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 2, opts
