@@ -92,6 +92,7 @@ class Server:
         self.conf = os.path.join(root, "supervisord.conf")
         self.proc = None
         self.auth = None            # (username, password) on the socket
+        self.rpcinterface = True    # False: supervisord serves no supervisor.* methods
         os.makedirs(os.path.join(root, "logs"), exist_ok=True)
 
     @property
@@ -100,11 +101,15 @@ class Server:
 
     def write(self, programs):
         auth = "username={}\npassword={}\n".format(*self.auth) if self.auth else ""
+        text = BASE_INI.format(sock=self.sock, auth=auth)
+        if not self.rpcinterface:
+            text = text.replace("[rpcinterface:supervisor]", "[x_disabled_rpcinterface]")
         with open(self.conf, "w") as f:
-            f.write(BASE_INI.format(sock=self.sock, auth=auth) + programs)
+            f.write(text + programs)
 
-    def start(self, programs, deadline=30, auth=None):
+    def start(self, programs, deadline=30, auth=None, rpcinterface=True):
         self.auth = auth
+        self.rpcinterface = rpcinterface
         self.write(programs)
         if self.kind == "supervisord":
             cmd = [PY, "-m", "supervisor.supervisord", "-n", "-c", self.conf]
@@ -120,6 +125,9 @@ class Server:
         end = time.monotonic() + deadline
         while True:
             try:
+                if not self.rpcinterface:
+                    self.rpc_system().listMethods()
+                    return self
                 if self.rpc().getState()["statename"] == "RUNNING":
                     return self
             except (OSError, xmlrpc.client.Error):
@@ -129,11 +137,17 @@ class Server:
                                    f"{open(self.log.name).read()}")
             time.sleep(0.05)
 
-    def rpc(self):
+    def proxy(self):
         from supervisor.xmlrpc import SupervisorTransport
         return xmlrpc.client.ServerProxy(
-            "http://127.0.0.1",
-            transport=SupervisorTransport(*(self.auth or (None, None)), self.url)).supervisor
+            "http://127.0.0.1", transport=SupervisorTransport(*(self.auth or (None, None)),
+                                                              self.url))
+
+    def rpc(self):
+        return self.proxy().supervisor
+
+    def rpc_system(self):
+        return self.proxy().system
 
     def wait_state(self, name, statename, deadline=30):
         end = time.monotonic() + deadline
@@ -166,7 +180,7 @@ class Server:
             try:
                 self.rpc().shutdown()
             except (OSError, xmlrpc.client.Error):
-                pass
+                self.proc.terminate()       # no supervisor.* API: SIGTERM is its shutdown
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -134,3 +134,13 @@ def test_basic_auth(server):
     assert r.returncode == 0 and r.stdout.startswith("a ")
     r = s.wrapctl("-u", "user", "-p", "wrong", "status", "a")
     assert (r.stdout, r.returncode) == ("Server requires authentication\n", 1)
+
+
+def test_server_without_supervisor_namespace(server):
+    s = server("", rpcinterface=False)
+    if s.kind != "supervisord":
+        pytest.skip("wrapctl daemon always serves the supervisor namespace")
+    r = s.same("status")
+    assert r.returncode == 4 and r.stdout.startswith("Sorry, supervisord responded but did not")
+    r = s.same("stop", "x")
+    assert r.returncode == 3
