@@ -287,13 +287,13 @@ class _Channel:
                                 ("Content-Length", str(len(body)))]),
                 h11.Data(data=body), h11.EndOfMessage())
             return
-        get, post = server.match_get(request.path), server.match_post(request.path)
-        if get is None and post is None:
+        methods = server.match(request.path)
+        if not methods:
             await self.simple(404, "not found")
             return
-        handler = {"GET": get, "POST": post}.get(request.method)
+        handler = methods.get(request.method)
         if handler is None:
-            allow = ", ".join(m for m, h in (("GET", get), ("POST", post)) if h is not None)
+            allow = ", ".join(sorted(methods))
             await self.simple(405, f"only {allow} here", headers=[("Allow", allow)])
             return
         await self._run_get(handler, request)
@@ -359,26 +359,30 @@ class HTTPServer:
         self.idle_timeout = idle_timeout
         self.write_timeout = write_timeout
         self.max_connections = max_connections
-        self._routes = {}
-        self._post_routes = {}
+        self._routes = {}       # prefix -> {method: handler}
         self._servers = []
         self._unix_paths = []  # (path, (st_dev, st_ino)) we created and remove at close
         self._tasks = set()
 
     def add_get(self, prefix, handler):
         """Serve GET requests whose path starts with `prefix` (longest prefix wins)."""
-        self._routes[prefix] = handler
+        self._routes.setdefault(prefix, {})["GET"] = handler
 
     def add_post(self, prefix, handler):
         """Serve POST requests whose path starts with `prefix`; the handler is called as a
         GET handler is, with the body in request.body."""
-        self._post_routes[prefix] = handler
+        self._routes.setdefault(prefix, {})["POST"] = handler
+
+    def match(self, path):
+        """{method: handler} of the longest prefix of `path` ({} when none)."""
+        best = None
+        for prefix in self._routes:
+            if path.startswith(prefix) and (best is None or len(prefix) > len(best)):
+                best = prefix
+        return {} if best is None else self._routes[best]
 
     def match_get(self, path):
-        return _longest_prefix(self._routes, path)
-
-    def match_post(self, path):
-        return _longest_prefix(self._post_routes, path)
+        return self.match(path).get("GET")
 
     async def _client(self, reader, writer):
         if len(self._tasks) >= self.max_connections:
@@ -438,14 +442,6 @@ class HTTPServer:
             except OSError:
                 pass
         self._unix_paths = []
-
-
-def _longest_prefix(routes, path):
-    best = None
-    for prefix in routes:
-        if path.startswith(prefix) and (best is None or len(prefix) > len(best)):
-            best = prefix
-    return None if best is None else routes[best]
 
 
 def _in_use(path):
