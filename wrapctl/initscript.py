@@ -54,10 +54,13 @@ _SSD_LONG = {
     "-t": "--test", "-R": "--retry", "-s": "--signal", "-P": "--procsched", "-I": "--iosched",
     "-C": "--no-close", "-O": "--output", "-H": "--help",
 }
+_SSD_FLAGS = {"--start", "--stop", "--status", "--background", "--make-pidfile", "--oknodo",
+              "--quiet", "--verbose", "--test", "--no-close", "--remove-pidfile", "--help"}
 _SSD_VALUE = {"--exec", "--startas", "--pidfile", "--chuid", "--user", "--group", "--chdir",
               "--name", "--nicelevel", "--umask", "--chroot", "--retry", "--signal",
               "--procsched", "--iosched", "--output", "--notify-await", "--notify-timeout",
               "--ppid"}
+_SSD_ALL = _SSD_FLAGS | _SSD_VALUE
 
 
 @dataclass
@@ -282,6 +285,7 @@ class _Reader:
         branch: list[str] = []                # case pattern per case level
         pending_func: Optional[str] = None
         loop_glob = ""
+        expect_pattern = False
         for lineno, line in logical_lines(self.text):
             for words, op, bg in split_commands(line):
                 if not words:
@@ -314,14 +318,22 @@ class _Reader:
                     if head == ";;":
                         if branch:
                             branch[-1] = ""
+                        expect_pattern = True
                         words = []
                         break
-                    if head.endswith(")") and not head.startswith("$(") and head != "()":
-                        branch[-1] = head[:-1].lstrip("(")
+                    if head == "esac":
+                        break
+                    if expect_pattern and head == "(" and len(words) > 1:
                         words = words[1:]
                         continue
-                    if head == "(" and len(words) > 1:
-                        words = words[1:]
+                    if expect_pattern:
+                        # A pattern may be split into words: "start | restart)".
+                        k = next((k for k, w in enumerate(words) if w.endswith(")")), None)
+                        if k is None:
+                            break
+                        branch[-1] = "".join(words[:k + 1])[:-1].lstrip("(")
+                        expect_pattern = False
+                        words = words[k + 1:]
                         continue
                     break
                 if not words or words == [";;"]:
@@ -334,6 +346,7 @@ class _Reader:
                     stack.append((_KEYWORDS_OPEN[kw], ""))
                     if kw == "case":
                         branch.append("")
+                        expect_pattern = True
                         continue
                     if kw == "for" and "in" in words:
                         loop_glob = " ".join(words[words.index("in") + 1:])
@@ -359,6 +372,8 @@ class _Reader:
                         continue
                     words = words[1:]
                 if words and words[0] in ("then", "do", "else", "elif"):
+                    words = words[1:]
+                while words and words[0] in ("!", "time", "command", "builtin"):
                     words = words[1:]
                 if not words:
                     continue
@@ -452,7 +467,8 @@ class _Reader:
         reach: set[str] = set()
         todo = [c.words[0] for c in start_cmds]
         # init-d-script calls do_start; scripts without a case branch use start()/do_start().
-        todo += ["do_start", "do_start_cmd", "do_start_cmd_override", "start", "d_start",
+        todo += ["do_start", "do_start_cmd", "do_start_cmd_override", "do_start_override",
+                 "start", "d_start",
                  "start_daemon_" + self.name]
         while todo:
             f = todo.pop()
@@ -475,6 +491,8 @@ class _Reader:
                 if la:
                     return la
         if self.init_d_script:
+            if "do_start_override" in self.functions:
+                return None     # the script replaced init-d-script's start and runs no daemon
             return self.init_d_launch()
         la = self.wrapper_by_name()
         if la:
@@ -892,7 +910,12 @@ def parse_ssd(words: list[str]) -> Optional[Launch]:
             if k in _SSD_VALUE:
                 if i + 1 >= len(words):
                     break
-                v = words[i + 1]
+                nxt = words[i + 1]
+                if nxt.startswith("--") and (nxt == "--" or nxt.split("=")[0] in _SSD_ALL):
+                    # an empty variable left the option without its value
+                    i += 1
+                    continue
+                v = nxt
                 i += 1
         i += 1
         if k == "--start":
@@ -929,8 +952,10 @@ def parse_ssd(words: list[str]) -> Optional[Launch]:
             la.background = True
         elif k == "--make-pidfile":
             la.make_pidfile = True
-    if not start or test or not (la.exec or la.startas):
+    if not start or test:
         return None
+    if not (la.exec or la.startas):
+        la.exec = UNRESOLVED        # a start whose program comes from a file we cannot read
     base = os.path.basename(la.program)
     if base in WRAPPERS:
         la.wrapper = base

@@ -97,7 +97,8 @@ def split_commands(line: str) -> list[tuple[list[str], str, bool]]:
             in_word = True
             i = j + 1
             continue
-        if c == "$" and i + 1 < n and line[i + 1] in "({":
+        if c in "$<>" and i + 1 < n and line[i + 1] in ("({" if c == "$" else "("):
+            # $(...), ${...}, and process substitutions <(...) >(...) stay one word.
             j = _scan_balanced(line, i + 1)
             word += line[i:j + 1]
             in_word = True

@@ -1,0 +1,163 @@
+"""`wrapctl recipes list|show|check`, `wrapctl adopt`, `wrapctl migrate`.
+
+Exit statuses are documented in docs/adopt.md and docs/recipes.md.
+"""
+import json
+import os
+import sys
+
+import click
+
+from wrapctl.cli import cli
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(prog: str, msg: str, status: int = EXIT_BAD_INPUT):
+    click.echo(f"wrapctl {prog}: {msg}", err=True)
+    sys.exit(status)
+
+
+def _book(prog: str, dirs):
+    from wrapctl.recipes import RecipeBook, RecipeError
+    try:
+        return RecipeBook.load(dirs)
+    except RecipeError as e:
+        _fail(prog, str(e))
+
+
+_recipes_dir = click.option("--recipes-dir", "recipes_dirs", multiple=True, metavar="DIR",
+                            help="Directory of user recipes (overrides bundled ones; "
+                                 "repeatable).")
+
+
+@cli.group("recipes")
+def recipes_group():
+    """Recipes: how to run known daemons in the foreground."""
+
+
+@recipes_group.command("list")
+@_recipes_dir
+def recipes_list(recipes_dirs):
+    """List the recipes (NAME, MODE, ORIGIN, DESCRIPTION)."""
+    book = _book("recipes", recipes_dirs)
+    for n in book.names():
+        r = book.get(n)
+        origin = "bundled" if r.bundled else r.file
+        click.echo(f"{n:20} {r.mode:10} {origin:8} {r.description}")
+
+
+@recipes_group.command("show")
+@click.argument("name")
+@_recipes_dir
+def recipes_show(name, recipes_dirs):
+    """Show a recipe's file and the program options it gives."""
+    from wrapctl.recipes import program_options
+    book = _book("recipes", recipes_dirs)
+    r = book.get(name)
+    if r is None:
+        _fail("recipes", f"no recipe named {name!r} (see `wrapctl recipes list`)")
+    click.echo(f"# {r.file}")
+    with open(r.file) as f:
+        click.echo(f.read().rstrip("\n"))
+    click.echo("\n# as a program section:")
+    click.echo(f"[program:{r.name}]")
+    for k, v in program_options(r).items():
+        click.echo(f"{k}={v}")
+
+
+@recipes_group.command("check")
+@click.argument("files", nargs=-1, required=True)
+def recipes_check(files):
+    """Validate recipe FILES; print one line per bad file, exit 2 if any."""
+    from wrapctl.recipes import RecipeError, load_file
+    bad = 0
+    for fn in files:
+        try:
+            r = load_file(fn)
+        except RecipeError as e:
+            click.echo(f"wrapctl recipes: {e}", err=True)
+            bad += 1
+            continue
+        click.echo(f"{fn}: ok ({r.name}, {r.mode})")
+    if bad:
+        sys.exit(EXIT_BAD_INPUT)
+
+
+@cli.command("adopt")
+@click.argument("script")
+@click.option("--format", "fmt", type=click.Choice(["supervisord", "wrapctl", "json"]),
+              default="supervisord", show_default=True)
+@click.option("--mode", type=click.Choice(["auto", "recipe", "shim"]), default="auto",
+              show_default=True)
+@click.option("--name", default="", help="Program name (default: the script's name).")
+@click.option("--defaults", "defaults", metavar="FILE",
+              help="Use FILE instead of /etc/default/NAME.")
+@click.option("--root", default="/", metavar="DIR", show_default=True,
+              help="Read /etc/default and instance files under DIR.")
+@click.option("--explain", is_flag=True, help="Show what was found and why, then the section.")
+@_recipes_dir
+def adopt_command(script, fmt, mode, name, defaults, root, explain, recipes_dirs):
+    """Print a program section that runs the service of init SCRIPT in the foreground.
+
+    Exit 0 written, 2 bad input, 3 oneshot (no program), 4 no recipe (--mode recipe),
+    5 needs review (nothing written).
+    """
+    from wrapctl.adopt import (AdoptError, EXIT_ONESHOT, adopt, render_explain, render_ini,
+                               to_json)
+    from wrapctl.initscript import ScriptError, read_script
+    book = _book("adopt", recipes_dirs)
+    if not os.path.exists(script):
+        _fail("adopt", f"{script}: no such file")
+    if os.path.isdir(script):
+        _fail("adopt", f"{script}: is a directory (use `wrapctl migrate`)")
+    try:
+        info = read_script(script, root=root, defaults=defaults)
+        ad = adopt(info, book, mode=mode, name=name, root=root)
+    except (ScriptError, AdoptError) as e:
+        _fail("adopt", str(e))
+    status = ad.exit_status
+    if mode == "recipe" and ad.recipe is None and info.kind == "daemon":
+        status = 4
+    if explain:
+        click.echo(render_explain(ad))
+    if fmt == "json":
+        click.echo(json.dumps(to_json(ad), indent=2))
+    elif ad.programs:
+        click.echo(render_ini(ad, fmt), nl=False)
+    if status == EXIT_ONESHOT:
+        click.echo(f"wrapctl adopt: {script}: oneshot, no program written: "
+                   f"{info.reasons[-1] if info.reasons else ''}", err=True)
+    elif status:
+        click.echo(f"wrapctl adopt: {script}: no program written: "
+                   f"{ad.review[0] if ad.review else ad.decision}".replace("\x00", "$(...)"),
+                   err=True)
+    sys.exit(status)
+
+
+@cli.command("migrate")
+@click.argument("directory")
+@click.option("--out", "outdir", required=True, metavar="OUTDIR",
+              help="Where to write programs/, include.conf and the report.")
+@click.option("--format", "fmt", type=click.Choice(["supervisord", "wrapctl"]),
+              default="supervisord", show_default=True)
+@click.option("--root", default="/", metavar="DIR", show_default=True,
+              help="Read /etc/default and instance files under DIR.")
+@click.option("--defaults-dir", metavar="DIR",
+              help="Use DIR/NAME instead of /etc/default/NAME.")
+@_recipes_dir
+def migrate_command(directory, outdir, fmt, root, defaults_dir, recipes_dirs):
+    """Adopt every init script in DIRECTORY; write one file per service and a report.
+
+    Exit 0 done (see the report for scripts that need review), 2 bad input.
+    """
+    from wrapctl.migrate import MigrateError, plan, report_table, write
+    book = _book("migrate", recipes_dirs)
+    try:
+        m = plan(directory, book, root=root, defaults_dir=defaults_dir)
+        write(m, outdir, fmt)
+    except MigrateError as e:
+        _fail("migrate", str(e))
+    except OSError as e:
+        _fail("migrate", f"{e.filename or outdir}: {e.strerror or e}")
+    click.echo(report_table(m), nl=False)
