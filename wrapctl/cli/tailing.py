@@ -42,11 +42,18 @@ def _write_raw(data: bytes, lock=None) -> None:
 def _stream(ctl, path: str, lock=None) -> None:
     """Copy one streaming resource to stdout until the server closes it."""
     client = rpc_client()
+    chunks = client.open_stream(ctl.url, path, ctl.username, ctl.password)
     try:
-        for chunk in client.open_stream(ctl.url, path, ctl.username, ctl.password):
-            _write_raw(chunk, lock)
-    except (OSError, client.ClientError) as e:
-        raise _classify(ctl.url, e) from None
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            except (OSError, client.ClientError) as e:
+                raise _classify(ctl.url, e) from None
+            _write_raw(chunk, lock)     # a closed stdout is not a connection error
+    finally:
+        chunks.close()
 
 
 def _follow(ctl, out, path: str) -> None:
