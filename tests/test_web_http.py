@@ -365,3 +365,32 @@ def test_is_loopback():
     for host in (None, "", "*", "0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "example.com",
                  "localhost.example.com"):
         assert not is_loopback(host), host
+
+
+def test_hup_restart_ends_streams_and_keeps_the_token(web):
+    token = web.token()
+    conn, r = web.stream("/ui/events")
+    gen = events(r)
+    next_event(gen, "snapshot")
+    web.d.signal(signal.SIGHUP)
+    for _ in gen:           # the stream ends when the servers restart: the page reconnects
+        pass
+    conn.close()
+    wait_for(lambda: _up(web), DEADLINE, "daemon back after HUP")
+    web.d.wait_state("pair:one", "RUNNING")
+    assert web.token() == token
+    conn, r = web.stream("/ui/events")
+    try:
+        gen = events(r)
+        next_event(gen, "snapshot")
+        web.d.rpc().stopProcess("pair:one", False)    # the new supervisor's changes arrive
+        assert next_event(gen, "process", lambda d: d["id"] == "pair:one")["state"] == "STOPPING"
+    finally:
+        conn.close()
+
+
+def _up(web):
+    try:
+        return web.request("GET", "/ui/status")[0] == 200
+    except OSError:
+        return False

@@ -57,6 +57,8 @@ class WebUI:
     token stays valid."""
 
     def __init__(self, daemon):
+        # a proxy: _uis holds this object as long as the daemon lives, not longer
+        daemon = weakref.proxy(daemon)
         self.daemon = daemon
         self.api = SupervisorAPI(daemon)
         self.hub = Hub(daemon)

@@ -83,6 +83,7 @@
     head.append(th, td);
     tb.append(head);
     bodies.set(name, tb);
+    table.append(tb);
     return tb;
   }
 
@@ -151,17 +152,23 @@
     for (const [name, tb] of bodies) {
       if (!groups.includes(name)) { tb.remove(); bodies.delete(name); }
     }
-    // tbodies in the supervisor's group order; rows in its process order
+    // tbodies in the supervisor's group order, rows in its process order; nodes move only
+    // when the order changed, so a periodic refresh never disturbs a click in progress
+    reorder(table, [table.tHead, ...groups.map(groupBody)]);
     for (const name of groups) {
       const tb = groupBody(name);
-      table.append(tb);
-      for (const p of snap.processes) {
-        if (p.group === name) tb.append(rowEls.get(p.id));
-      }
+      const rows = snap.processes.filter((p) => p.group === name).map((p) => rowEls.get(p.id));
+      reorder(tb, [tb.querySelector(".grouprow"), ...rows]);
     }
     decorateGroups();
     summarize();
     applyFilter();
+  }
+
+  function reorder(parent, wanted) {
+    const have = [...parent.children];
+    if (have.length === wanted.length && have.every((n, i) => n === wanted[i])) return;
+    for (const n of wanted) parent.append(n);
   }
 
   function update(p) {
