@@ -209,6 +209,11 @@ password=s3cret
 command={HUP_PRINTER}
 startsecs=0
 
+[program:oneshot]
+command=sh -c "echo done; exit 3"
+startsecs=0
+autorestart=false
+
 [group:web]
 programs=api,worker
 
@@ -234,13 +239,17 @@ def test_page_lists_processes_acts_and_follows_logs(wrapctld, browser, tmp_path)
     d = wrapctld(programs(port))
     for name in ("listener", "web:api", "web:worker"):
         d.wait_state(name, "RUNNING")
+    d.wait_state("oneshot", "EXITED")
     page = Page(browser, "admin:s3cret")
     page.goto(f"http://127.0.0.1:{port}/")
 
     # every process, with its tree's numbers once the first snapshot is in
-    page.wait("document.querySelectorAll('tr.proc').length === 3", what="three rows")
+    page.wait("document.querySelectorAll('tr.proc').length === 4", what="four rows")
     for name in ("listener", "web:api", "web:worker"):
         page.wait(f"{row_state(name)} === 'RUNNING'", what=f"{name} RUNNING in the page")
+    assert page.eval(f"{row_state('oneshot')}") == "EXITED"
+    assert page.eval("document.querySelector('tr[data-id=\"oneshot\"] td.c-exit')"
+                     ".textContent") == "3"
     page.wait("document.getElementById('conn').dataset.state === 'live'", what="live stream")
     worker = page.eval("[...document.querySelector('tr[data-id=\"web:worker\"]').children]"
                        ".map(td => td.textContent)")
@@ -277,4 +286,8 @@ def test_page_lists_processes_acts_and_follows_logs(wrapctld, browser, tmp_path)
     assert shot.stat().st_size > 10000
     if os.environ.get("WRAPCTL_SCREENSHOT"):
         shutil.copy(shot, os.environ["WRAPCTL_SCREENSHOT"])
+        page.call("Emulation.setEmulatedMedia",
+                  {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+        page.click('tr[data-id="oneshot"] button[data-action="signal"]')  # disabled: no-op
+        page.screenshot(os.environ["WRAPCTL_SCREENSHOT"].replace(".png", "-dark.png"))
     assert page.errors() == []

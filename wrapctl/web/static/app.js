@@ -236,7 +236,9 @@
   // ---- actions -------------------------------------------------------------------------
   function toast(text, bad) {
     const t = el("div", bad ? "toast bad" : "toast", text);
-    $("toasts").append(t);
+    const box = $("toasts");
+    box.append(t);
+    while (box.children.length > 4) box.firstChild.remove();
     setTimeout(() => t.remove(), bad ? 8000 : 3000);
   }
 
