@@ -31,7 +31,7 @@ def test_crash_to_running(bench):
 
 def test_many_programs(bench):
     r = bench.many_programs("wrapctl", n=5, calls=2)
-    numbers(r, "start_s", "last_running_logged_s", "getall_ms", "getall_call_ms", "rss_mib")
+    numbers(r, "start_s", "last_running_logged_s", "getall_ms", "getall_call_ms", "start_cpu_s", "rss_mib")
     assert len(r["getall_samples_ms"]) == 2
 
 
