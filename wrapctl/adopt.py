@@ -154,17 +154,20 @@ def _with_recipe(ad: Adoption, r: Recipe, base: str, root: str) -> None:
             if got is not None:
                 a = r.filter_args(got)
                 ad.explain.append(f"options from {path}: {shlex.join(got)}")
-        opts = program_options(r, daemon=daemon, args=a, pidfile=la.pidfile
-                               if la.pidfile and resolved(la.pidfile) else "",
-                               instance=inst.get("instance", ""), conf=conf,
-                               version=inst.get("version", ""), cluster=inst.get("cluster", ""))
+        ctx = dict(daemon=daemon, args=a, pidfile=la.pidfile
+                   if la.pidfile and resolved(la.pidfile) else "",
+                   instance=inst.get("instance", ""), conf=conf,
+                   version=inst.get("version", ""), cluster=inst.get("cluster", ""))
+        opts = program_options(r, **ctx)
+        core = program_options(r, subreaper=True, **ctx)
         _carry_over(ad, opts, la, r)
+        _carry_over(Adoption(info=info, decision=""), core, la, r)
         pname = base if not inst else program_name(
             base + "-" + re.sub(rf"^{re.escape(base)}[_-]?", "", inst["instance"])
             if inst["instance"] != base else base)
-        defaults = program_options(r)
+        defaults = program_options(r, subreaper=True)
         wc: dict[str, str] = {"recipe": r.name}
-        for k, v in opts.items():
+        for k, v in core.items():
             if defaults.get(k) != v:
                 wc[k] = v
         if r.mode == "shim":
@@ -251,7 +254,6 @@ def _without_recipe(ad: Adoption, base: str, recipe: Optional[Recipe]) -> None:
                                        stop_timeout=timeout, exe=exe)
         opts["stopsignal"] = "TERM"
         opts["stopwaitsecs"] = str(timeout + 5)
-        opts["stopasgroup"] = "true"
         opts["killasgroup"] = "true"
         ad.explain.append("no recipe: the script's own start command runs under wrapctl-shim, "
                           "which follows the daemon it forks"

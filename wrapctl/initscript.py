@@ -140,7 +140,7 @@ class ScriptInfo:
             "script": self.path, "name": self.name, "kind": self.kind,
             "lsb": self.lsb,
             "style": la.style if la else "",
-            "daemon": self.daemon, "command": la.program if la else "",
+            "daemon": self.daemon, "started": la.program if la else "",
             "arguments": self.args, "pidfile": self.pidfile,
             "user": la.user if la else "", "group": la.group if la else "",
             "directory": la.chdir if la else "", "background": la.background if la else False,
@@ -491,7 +491,7 @@ class _Reader:
                 if la:
                     return la
         if self.init_d_script:
-            if "do_start_override" in self.functions:
+            if "do_start_override" in self.functions or "do_start_cmd" in self.functions:
                 return None     # the script replaced init-d-script's start and runs no daemon
             return self.init_d_launch()
         la = self.wrapper_by_name()

@@ -417,8 +417,15 @@ def recipe_signals(r: Recipe) -> list[str]:
 
 def program_options(r: Recipe, *, daemon: str = "", args: Optional[list[str]] = None,
                     pidfile: str = "", instance: str = "", conf: str = "", name: str = "",
-                    version: str = "", cluster: str = "") -> dict[str, str]:
-    """supervisord program options that run recipe `r` (insertion-ordered)."""
+                    version: str = "", cluster: str = "",
+                    subreaper: bool = False) -> dict[str, str]:
+    """supervisord program options that run recipe `r` (insertion-ordered).
+
+    `subreaper` says the supervisor reaps orphans itself (`wrapctl daemon`). A plain
+    supervisor does not: a recipe whose workers outlive a killed master (stop.kill_group)
+    then runs its foreground command inside wrapctl-shim, which reaps and kills them, so
+    the restarted master can bind its port again.
+    """
     pid = pidfile or r.pidfile
     ctx = dict(daemon=daemon, args=args, pidfile=pid, instance=instance, conf=conf,
                name=name, version=version, cluster=cluster)
@@ -434,11 +441,21 @@ def program_options(r: Recipe, *, daemon: str = "", args: Optional[list[str]] = 
             stop_timeout=r.stop_timeout)
         opts["stopsignal"] = "TERM"
         opts["stopwaitsecs"] = str(r.stop_timeout + 5)
+    elif r.kill_group and not subreaper:
+        opts["command"] = shim_command(shlex.split(cmd), signals=recipe_signals(r),
+                                       stop_timeout=r.stop_timeout)
+        opts["stopsignal"] = "TERM"
+        opts["stopwaitsecs"] = str(r.stop_timeout + 5)
     else:
         opts["command"] = cmd
         opts["stopsignal"] = r.stop_signal or "TERM"
         opts["stopwaitsecs"] = str(r.stop_timeout)
-    if r.kill_group or r.mode == "shim":
+    if opts["command"].startswith("wrapctl-shim "):
+        # The shim maps TERM to the graceful signal and stops the tree itself: a TERM sent
+        # to the whole group would reach the daemon unmapped. SIGKILL to the group stays
+        # as the last resort.
+        opts["killasgroup"] = "true"
+    elif r.kill_group:
         opts["stopasgroup"] = "true"
         opts["killasgroup"] = "true"
     if r.user:
@@ -473,13 +490,13 @@ def resolve_program(recipe_name: str, options: dict[str, str],
     if r.mode == "shim":
         # The core adopts forking daemons in-process: give it the forking command and the
         # pidfile, not a shim command line.
-        merged = program_options(r)
+        merged = program_options(r, subreaper=True)
         merged["command"] = r.render(r.command)
         merged["stopsignal"] = r.stop_signal
         merged["stopwaitsecs"] = str(r.stop_timeout)
         merged["pidfile"] = r.pidfile
     else:
-        merged = program_options(r)
+        merged = program_options(r, subreaper=True)
     for k, v in options.items():
         if k != "recipe":
             merged[k] = v
