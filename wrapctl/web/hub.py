@@ -93,18 +93,28 @@ class Hub:
             self._detach()
 
     def _on_change(self, proc, old, new, expected) -> None:
-        ident = make_namespec(proc.group, proc.name)
-        row = process_row(proc, time.time(), self.stats.get(ident))
-        self._broadcast(sse("process", row))
+        # called from inside the supervisor's state change: a fault here must stay here
+        try:
+            ident = make_namespec(proc.group, proc.name)
+            row = process_row(proc, time.time(), self.stats.get(ident))
+            self._broadcast(sse("process", row))
+        except Exception as e:
+            self._error(f"web UI: cannot send a state change: {e!r}")
 
     def _tick(self) -> None:
         self._timer = None
         if not self._queues:
             return
-        self._attach()
-        self._broadcast(self.snapshot_event())
+        try:
+            self._attach()
+            self._broadcast(self.snapshot_event())
+        except Exception as e:
+            self._error(f"web UI: cannot send a snapshot: {e!r}")
         if self._queues:
             self._arm()
+
+    def _error(self, message: str) -> None:
+        self.daemon.logger.error(message)
 
     def sample(self) -> dict:
         now = time.time()
