@@ -15,7 +15,7 @@ import time
 from typing import Callable, Optional
 
 from wrapctl.core import machine as m
-from wrapctl.core import ready
+from wrapctl.core import ready, tree
 from wrapctl.core.logs import RotatingFile, strip_ansi
 from wrapctl.core.spawn import SpawnError, spawn
 from wrapctl.core.states import ProcessState, decode_wait_status
@@ -51,6 +51,11 @@ class Process:
         self._ready_task = None
         self._health_task = None
         self._restart_when_stopped = False
+        self.serial = 0                 # spawns so far: part of the instance marker
+        self.marker: Optional[str] = None
+        raw = config.extra_get("killtree")
+        # killtree=false keeps supervisord's behaviour: only the main pid (or its group).
+        self.killtree = raw is None or raw.strip().lower() in ("true", "yes", "on", "1")
         self.ready_check = self._check("ready")
         self.health_check = self._check("healthcheck")
         self.stdin = None
@@ -137,6 +142,8 @@ class Process:
     # ---- outcomes (from the loop) --------------------------------------------------
     def reaped(self, sts: int) -> None:
         self._cancel_tasks()
+        if self.killtree:
+            self._clean_up_tree(stopping=self.machine.killing)
         self._drain()
         self._close_pipes()
         if self.popen is not None:
@@ -244,7 +251,9 @@ class Process:
         try:
             for ch in self.channels.values():
                 ch.open_log()
-            popen = spawn(self.config, self.sup.serverurl)
+            self.serial += 1
+            self.marker = tree.instance_marker(f"{self.group}:{self.name}", self.serial)
+            popen = spawn(self.config, self.sup.serverurl, self.marker)
         except (SpawnError, OSError) as e:
             self._apply(self.machine.spawn_failed(str(e), time.time()))
             return
@@ -264,7 +273,33 @@ class Process:
             loop.add_reader(fd, self._on_readable, ch)
         self._apply(self.machine.spawned(popen.pid, time.time()))
 
+    def tree(self) -> list:
+        """Live processes of the current instance (main pid, descendants, marked orphans)."""
+        if self.marker is None:
+            return []
+        return tree.members(self.machine.pid, self.marker, self.sup.pids.keys())
+
+    def _clean_up_tree(self, stopping: bool) -> None:
+        """The main process is gone; what it left must not outlive it. On a stop, whatever
+        remains is killed now; after a crash it gets the stop signal, and SIGKILL after
+        stopwaitsecs (by identity: a pid reused meanwhile is not touched)."""
+        left = tree.members(0, self.marker, self.sup.pids.keys()) if self.marker else []
+        if not left:
+            return
+        names = ", ".join(str(p.pid) for p in left)
+        if stopping:
+            self.sup.log("info", f"killing what {self.name} left behind: {names}")
+            tree.signal_all(left, signal.SIGKILL)
+            return
+        self.sup.log("info", f"{self.name} left processes behind ({names}): sending "
+                             f"{signal.Signals(self.config.stopsignal).name}")
+        tree.signal_all(left, self.config.stopsignal)
+        self.sup.loop.call_later(self.config.stopwaitsecs, tree.signal_all, left, signal.SIGKILL)
+
     def _kill(self, e: m.Kill) -> None:
+        if self.killtree and e.sig == signal.SIGKILL:
+            # After stopwaitsecs: the whole tree, setsid() descendants included.
+            tree.signal_all([p for p in self.tree() if p.pid != e.pid], signal.SIGKILL)
         try:
             if e.as_group:
                 os.killpg(e.pid, e.sig)

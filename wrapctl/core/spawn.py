@@ -54,8 +54,12 @@ def execv_args(command: str, env_path: Optional[str]) -> tuple[str, list[str]]:
     return filename, argv
 
 
-def child_environment(config, serverurl: Optional[str]) -> dict[str, str]:
+def child_environment(config, serverurl: Optional[str],
+                      marker: Optional[str] = None) -> dict[str, str]:
     env = dict(os.environ)
+    if marker is not None:
+        from wrapctl.core.tree import MARKER
+        env[MARKER] = marker
     env["SUPERVISOR_ENABLED"] = "1"
     url = config.serverurl if config.serverurl is not None else serverurl
     if url:
@@ -66,9 +70,9 @@ def child_environment(config, serverurl: Optional[str]) -> dict[str, str]:
     return env
 
 
-def spawn(config, serverurl: Optional[str]) -> subprocess.Popen:
+def spawn(config, serverurl: Optional[str], marker: Optional[str] = None) -> subprocess.Popen:
     """Start the child in its own process group with three pipes; raise SpawnError."""
-    env = child_environment(config, serverurl)
+    env = child_environment(config, serverurl, marker)
     filename, argv = execv_args(config.command, env.get("PATH") if "PATH" in config.env else None)
     kwargs = {}
     if config.uid is not None and os.geteuid() == 0:

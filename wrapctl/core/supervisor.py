@@ -259,7 +259,8 @@ class Supervisor:
                 return
             proc = self.pids.pop(pid, None)
             if proc is None:
-                self.log("info", f"reaped unknown pid {pid} (exit status {sts})")
+                # An orphan re-parented to us (we are a subreaper) that has now exited.
+                self.log("debug", f"reaped unknown pid {pid} (exit status {sts})")
             else:
                 proc.reaped(sts)
 

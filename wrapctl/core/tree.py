@@ -1,0 +1,76 @@
+"""The whole process tree of one program instance, for stop and crash clean-up.
+
+The daemon is a child subreaper, so a process that a program leaves behind (a double-forked
+daemon, a setsid() grandchild whose parent died) is re-parented to the daemon, not to init.
+Each spawned instance carries a marker in its environment, inherited by everything it
+starts; a re-parented orphan is attributed to its instance by that marker. An instance's
+tree is its main pid's descendants plus the daemon's marked orphans and their descendants:
+only processes the daemon launched, never anything outside its own tree.
+
+A descendant that clears its environment *and* is orphaned cannot be attributed: where the
+daemon may create cgroups this would be exact; see docs/architecture.md.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+import psutil
+
+MARKER = "WRAPCTL_INSTANCE"
+
+
+def instance_marker(key: str, serial: int) -> str:
+    return f"{os.getpid()}/{key}/{serial}"
+
+
+def members(main_pid: int, marker: str, known_mains: Iterable[int] = ()) -> list[psutil.Process]:
+    """Live processes of one instance (main pid included if alive)."""
+    known = set(known_mains)
+    roots: list[psutil.Process] = []
+    if main_pid:
+        try:
+            roots.append(psutil.Process(main_pid))
+        except psutil.Error:
+            pass
+    try:
+        orphans = psutil.Process().children()
+    except psutil.Error:
+        orphans = []
+    for child in orphans:
+        if child.pid == main_pid or child.pid in known:
+            continue
+        try:
+            if child.environ().get(MARKER) == marker:
+                roots.append(child)
+        except psutil.Error:
+            continue
+    found: dict[int, psutil.Process] = {}
+    for root in roots:
+        found[root.pid] = root
+        try:
+            for d in root.children(recursive=True):
+                found[d.pid] = d
+        except psutil.Error:
+            pass
+    alive = []
+    for p in found.values():
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p)
+        except psutil.Error:
+            pass
+    return alive
+
+
+def signal_all(procs: Iterable[psutil.Process], sig: int) -> int:
+    """Send sig to each process that is still the same process (pid and start time)."""
+    sent = 0
+    for p in procs:
+        try:
+            if p.is_running():
+                p.send_signal(sig)
+                sent += 1
+        except psutil.Error:
+            pass
+    return sent
