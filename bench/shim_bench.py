@@ -13,6 +13,7 @@ and other .pth files run at every interpreter start), and as a plain install wou
 (a copy of the package, `python -S`: no site processing; the shim needs only the stdlib).
 """
 import argparse
+import compileall
 import os
 import select
 import shutil
@@ -45,6 +46,9 @@ def plain_copy(tmp):
     shutil.copy(os.path.join(ROOT, "wrapctl", "__init__.py"), dst)
     shutil.copytree(os.path.join(ROOT, "shims"), os.path.join(dst, "shims"),
                     ignore=shutil.ignore_patterns("__pycache__"))
+    # An installed package has its .pyc files; the source tree here may not (this
+    # environment sets PYTHONDONTWRITEBYTECODE), so "as installed here" compiles each time.
+    compileall.compile_dir(dst, quiet=1)
     return os.path.dirname(dst)
 
 

@@ -321,10 +321,9 @@ class Shim:
         if self.phase in ("stopping", "dying", "failing"):
             if empty:
                 self.finish()
-            else:
+            elif self.phase != "stopping":
                 # A dying parent may hand the shim children it forked after the last sweep.
-                if self.kill_timer is None and self.phase != "stopping":
-                    reaper.kill_tree(signal.SIGKILL)
+                reaper.kill_tree(signal.SIGKILL)
         if self.phase != "starting":
             self.exited = {p: s for p, s in self.exited.items() if p == self.daemon}
 

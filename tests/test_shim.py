@@ -304,3 +304,10 @@ def test_pid_1_in_a_container_reaps_everything(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "0"
+
+
+def test_exe_must_match_the_pidfile_process(tmp_path, shims):
+    pf = tmp_path / "d.pid"
+    shim = shims(["--pidfile", pf, "--exe", "nginx"], daemon("doublefork.py", "--pidfile", pf))
+    assert finish(shim) == 3
+    assert "(python), not the --exe nginx" in stderr_of(tmp_path)

@@ -115,3 +115,56 @@ def test_shim_imports_neither_click_nor_the_core():
             "(m.startswith('wrapctl.') and not m.startswith('wrapctl.shims'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_inotify_watch_reports_writes_and_renames(tmp_path):
+    from wrapctl.shims import inotify
+    w = inotify.Watch(str(tmp_path), inotify.CLOSE_WRITE | inotify.MOVED_TO)
+    try:
+        assert w.read() == []                      # non-blocking when nothing happened
+        (tmp_path / "a").write_text("1")
+        (tmp_path / "b.tmp").write_text("2")
+        os.rename(tmp_path / "b.tmp", tmp_path / "b")
+        got = w.read()
+        assert (inotify.CLOSE_WRITE, "a") in got and (inotify.MOVED_TO, "b") in got
+    finally:
+        w.close()
+    with pytest.raises(OSError):
+        inotify.Watch(str(tmp_path / "missing"), inotify.CLOSE_WRITE)
+
+
+def test_procfs_children_and_stat():
+    from wrapctl.shims import procfs
+    child = subprocess.Popen(["sh", "-c", "sleep 30 & wait"])
+    try:
+        grand = []
+
+        def found():
+            grand[:] = procfs.children(child.pid)
+            return grand
+        import time
+        deadline = time.monotonic() + 10
+        while not found() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert procfs.stat(grand[0])[1] == child.pid
+        assert child.pid in procfs.children(os.getpid())
+        assert grand[0] in procfs.children(os.getpid(), recursive=True)
+        assert procfs.argv0(grand[0]) == "sleep"
+    finally:
+        for pid in grand:
+            os.kill(pid, signal.SIGKILL)
+        child.kill()
+        child.wait()
+    assert procfs.stat(child.pid) is None
+
+
+def test_loop_timers_fire_in_order_and_cancel():
+    from wrapctl.shims.loop import Loop
+    loop, seen = Loop(), []
+    loop.call_later(0.02, lambda: seen.append("b"))
+    loop.call_later(0.01, lambda: seen.append("a"))
+    h = loop.call_later(0.015, lambda: seen.append("cancelled"))
+    loop.cancel(h)
+    loop.call_later(0.03, loop.stop)
+    loop.run()
+    assert seen == ["a", "b"]
