@@ -291,3 +291,31 @@ def test_page_lists_processes_acts_and_follows_logs(wrapctld, browser, tmp_path)
         page.click('tr[data-id="oneshot"] button[data-action="signal"]')  # disabled: no-op
         page.screenshot(os.environ["WRAPCTL_SCREENSHOT"].replace(".png", "-dark.png"))
     assert page.errors() == []
+
+
+@pytest.mark.timeout(240)
+def test_page_reconnects_after_a_daemon_restart_and_tails_a_group(wrapctld, browser):
+    port = free_port()
+    d = wrapctld(programs(port))
+    d.wait_state("listener", "RUNNING")
+    page = Page(browser, "admin:s3cret")
+    page.goto(f"http://127.0.0.1:{port}/#tail=web%3A*")
+    page.wait("document.getElementById('conn').dataset.state === 'live'", what="live stream")
+    page.wait("document.getElementById('logtitle').textContent === 'Group web'",
+              what="log view opened from the URL")
+    old = d.info("web:api")["pid"]
+    d.signal(signal.SIGHUP)             # the daemon restarts its servers and programs
+    page.wait("document.getElementById('conn').dataset.state === 'down'", what="stream lost")
+    new = d.wait_state("web:api", "RUNNING")["pid"]
+    assert new != old
+    page.wait("document.getElementById('conn').dataset.state === 'live'", what="reconnected")
+    page.wait(f"document.querySelector('tr[data-id=\"web:api\"] td.c-pid').textContent "
+              f"=== '{new}'", what="the new pid in the page")
+    # actions still work: the token outlives the restart
+    page.eval("window.notReloaded = true")
+    page.click('tr[data-id="web:worker"] button[data-action="restart"]')
+    page.wait("[...document.querySelectorAll('.toast')].some(t => "
+              "t.textContent === 'restart web:worker: OK')", what="restart confirmed")
+    assert page.eval("window.notReloaded") is True
+    # the only complaints: the two streams (events, log) cut by the restart
+    assert all("ERR_INCOMPLETE_CHUNKED_ENCODING" in e for e in page.errors())
