@@ -132,7 +132,21 @@ def _comment_start(line: str) -> Optional[int]:
     """Index where a comment starts, or None: full-line, or ';'/'#' after whitespace."""
     if line.strip().startswith(_COMMENT_PREFIXES):
         return 0
-    for i, ch in enumerate(line):
-        if ch in _COMMENT_PREFIXES and (i == 0 or line[i - 1].isspace()):
-            return i
+    # configparser's exact rule, quirk included: it looks at the 1st occurrence of each
+    # prefix, then the 2nd, ..., and stops at the first round where one follows whitespace
+    # (so in "; ; #" the '#' wins over the second ';').
+    positions = {p: -1 for p in _COMMENT_PREFIXES}
+    while positions:
+        found = {}
+        best = None
+        for prefix, start in positions.items():
+            i = line.find(prefix, start + 1)
+            if i == -1:
+                continue
+            found[prefix] = i
+            if i == 0 or line[i - 1].isspace():
+                best = i if best is None else min(best, i)
+        if best is not None:
+            return best
+        positions = found
     return None

@@ -67,11 +67,18 @@ WRAPCTL_PROGRAM_OPTIONS: dict[str, Callable[[str], str]] = {
     "exe": _nonempty,
 }
 
+# wrapctl-only [supervisord] options
+WRAPCTL_DAEMON_OPTIONS: dict[str, Callable[[str], str]] = {
+    "autoreload": lambda v: (V.boolean(v), v.strip())[1],
+    "autoreload_delay": lambda v: (V.number(v), v.strip())[1],
+    "statefile": _nonempty,
+}
+
 _KNOWN_OPTIONS = {
     "supervisord": frozenset("""
         logfile logfile_maxbytes logfile_backups loglevel pidfile umask nodaemon silent
         minfds minprocs nocleanup childlogdir user directory strip_ansi environment
-        identifier""".split()),
+        identifier""".split()) | frozenset(WRAPCTL_DAEMON_OPTIONS),
     "unix_http_server": frozenset("file chmod chown username password".split()),
     "inet_http_server": frozenset("port username password".split()),
     "supervisorctl": frozenset("serverurl username password prompt history_file".split()),
@@ -304,6 +311,8 @@ class Loader:
             strip_ansi=get("strip_ansi", V.boolean, False),
             environment=tuple(env.items()),
             identifier=get("identifier", None, "supervisor"),
+            extra=tuple((k, v) for k, conv in WRAPCTL_DAEMON_OPTIONS.items()
+                        if (v := get(k, conv, None)) is not None),
         )
         # [supervisord] environment= feeds %(ENV_X)s of every later section, as in supervisord
         self.env_names.update({f"ENV_{k}": v for k, v in env.items()})

@@ -156,6 +156,12 @@ class DaemonConfig:
     environment: tuple[tuple[str, str], ...] = ()
     identifier: str = "supervisor"
     extra: tuple[tuple[str, str], ...] = ()
+
+    def extra_get(self, key: str, default: Optional[str] = None) -> Optional[str]:
+        for k, v in self.extra:
+            if k == key:
+                return v
+        return default
     uid: Optional[int] = None           # user resolved when parsed (added by the parser)
     gid: Optional[int] = None           # the user's primary group
 

@@ -217,6 +217,17 @@ class Daemon:
             self.logger.info("received SIGUSR2 indicating log reopen request")
             self.supervisor.reopen_logs()
 
+    def _autoreload(self):
+        flag = self.config.daemon.extra_get("autoreload")
+        if not flag or flag.lower() not in ("true", "yes", "on", "1"):
+            return None
+        from wrapctl.core.autoreload import AutoReload
+        try:
+            return AutoReload(self)
+        except OSError as e:
+            self.logger.error(f"autoreload: inotify unavailable: {e}")
+            return None
+
     # ---- running -------------------------------------------------------------------
     async def _serve(self) -> None:
         from wrapctl.rpc.server import start_servers
@@ -239,7 +250,10 @@ class Daemon:
             await self._serve()
             self.supervisor.start()
             self.bus.supervisor_state("RUNNING")
+            watcher = self._autoreload()
             await self.supervisor.stopped.wait()
+            if watcher is not None:
+                watcher.close()
             await self._stop_serving()
             self.supervisor.close()
             if self.mood != SupervisorState.RESTARTING:
