@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Measure the init-script reader and `adopt` on a corpus of real Debian init scripts.
+
+The corpus is not in git. Build it (Debian only; files land in CACHE, nothing is installed):
+
+    python bench/initscript_corpus.py --fetch PKG... --cache /tmp/initcorpus
+    python bench/initscript_corpus.py --fetch-labelled --cache /tmp/initcorpus
+
+which runs `apt-get download` for each package and extracts only etc/ and the init helper
+files under usr/share into CACHE/x/<deb name>/. Then:
+
+    python bench/initscript_corpus.py --cache /tmp/initcorpus [--list]
+
+reports, over every script found: daemon vs oneshot counts, adopt decisions, crashes; and
+against bench/initscript_labels.tsv (hand-labelled): kind accuracy, daemon-path accuracy and
+pidfile accuracy (on the labelled scripts that state them), programs written for daemons, and
+whether a recipe was used wherever one matches the daemon.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from wrapctl.adopt import adopt  # noqa: E402
+from wrapctl.initscript import read_script  # noqa: E402
+from wrapctl.recipes import RecipeBook  # noqa: E402
+from wrapctl.shellwords import UNRESOLVED  # noqa: E402
+
+LABELS = os.path.join(HERE, "initscript_labels.tsv")
+
+
+def fetch(cache: str, packages: list[str]) -> None:
+    debs = os.path.join(cache, "debs")
+    os.makedirs(debs, exist_ok=True)
+    for p in packages:
+        if glob.glob(os.path.join(debs, f"{p}_*.deb")):
+            continue
+        r = subprocess.run(["apt-get", "download", "-q", p], cwd=debs,
+                           capture_output=True, text=True)
+        if r.returncode:
+            print(f"fetch {p}: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+    for deb in sorted(glob.glob(os.path.join(debs, "*.deb"))):
+        dest = os.path.join(cache, "x", os.path.basename(deb)[:-4])
+        if os.path.isdir(dest):
+            continue
+        os.makedirs(dest)
+        tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", dest, "--wildcards", "./etc/*",
+                        "./usr/share/*/init*", "./usr/share/postgresql-common/*",
+                        "./usr/share/*/*-common"], stdin=tar.stdout, stderr=subprocess.DEVNULL)
+        tar.wait()
+
+
+def load_labels() -> dict[str, tuple[str, str, str]]:
+    out = {}
+    with open(LABELS) as f:
+        for line in f:
+            if line.startswith("#") or line.startswith("package/script") or not line.strip():
+                continue
+            key, kind, daemon, pid = line.rstrip("\n").split("\t")
+            out[key] = (kind, daemon, pid)
+    return out
+
+
+def key_of(path: str) -> str:
+    pkgdir = path.split("/x/", 1)[1].split("/", 1)[0]
+    return pkgdir.split("_", 1)[0] + "/" + os.path.basename(path)
+
+
+def clean(v: str) -> str:
+    return v.replace(UNRESOLVED, "?")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cache", default="/tmp/initcorpus")
+    ap.add_argument("--fetch", nargs="*", metavar="PKG")
+    ap.add_argument("--fetch-labelled", action="store_true")
+    ap.add_argument("--list", action="store_true", help="print one line per script")
+    a = ap.parse_args(argv)
+    labels = load_labels()
+    if a.fetch is not None or a.fetch_labelled:
+        pkgs = list(a.fetch or [])
+        if a.fetch_labelled:
+            pkgs += sorted({k.split("/")[0] for k in labels})
+        fetch(a.cache, pkgs)
+    book = RecipeBook.load(system=False)
+    scripts = sorted(glob.glob(os.path.join(a.cache, "x", "*", "etc", "init.d", "*")))
+    scripts = [s for s in scripts if os.path.isfile(s) and not s.endswith(
+        ("README", "skeleton", ".dpkg-dist"))]
+    if not scripts:
+        print(f"no scripts under {a.cache}/x/*/etc/init.d (use --fetch)", file=sys.stderr)
+        return 2
+    kinds: dict[str, int] = {}
+    decisions: dict[str, int] = {}
+    crashes = []
+    score = {"kind": [0, 0], "daemon": [0, 0], "pidfile": [0, 0], "written": [0, 0],
+             "recipe": [0, 0]}
+    misses = []
+    t0 = time.monotonic()
+    for path in scripts:
+        root = path.split("/etc/init.d/")[0]
+        try:
+            info = read_script(path, root=root)
+            ad = adopt(info, book, root=root)
+        except Exception as e:      # the measurement must see crashes, not stop on them
+            crashes.append(f"{path}: {type(e).__name__}: {e}")
+            continue
+        kinds[info.kind] = kinds.get(info.kind, 0) + 1
+        decisions[ad.decision] = decisions.get(ad.decision, 0) + 1
+        la = info.launch
+        if a.list:
+            print(f"{key_of(path):45} {info.kind:7} {ad.decision:10} "
+                  f"{clean(la.daemon) if la else '-':40} {clean(la.pidfile) if la else '-'}")
+        if info.kind == "daemon":
+            score["written"][1] += 1
+            score["written"][0] += bool(ad.programs)
+            exes = [os.path.basename(x) for x in (la.daemon, la.exec, la.startas) if x]
+            if any(e in r.executables for r in book.recipes.values() for e in exes):
+                score["recipe"][1] += 1
+                score["recipe"][0] += ad.decision in ("recipe", "review") and ad.recipe is not None
+        lab = labels.get(key_of(path))
+        if not lab:
+            continue
+        kind, daemon, pid = lab
+        got_daemon = clean(la.daemon) if la else "-"
+        got_pid = (clean(la.pidfile) or "-") if la else "-"
+        for name, want, got, scored in (
+                ("kind", kind, info.kind, True),
+                ("daemon", daemon, got_daemon, kind == "daemon" and daemon != "?"
+                 and info.kind == "daemon"),
+                ("pidfile", pid, got_pid, kind == "daemon" and pid != "?"
+                 and info.kind == "daemon")):
+            if not scored:
+                continue
+            score[name][1] += 1
+            if want == got:
+                score[name][0] += 1
+            else:
+                misses.append(f"{key_of(path)}: {name}: want {want} got {got}")
+    dt = time.monotonic() - t0
+    n = len(scripts)
+    print(f"corpus: {n} scripts in {a.cache} ({dt:.1f}s, {1000 * dt / n:.1f} ms/script)")
+    print("kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    print("adopt: " + ", ".join(f"{k} {v}" for k, v in sorted(decisions.items())))
+    print(f"crashes: {len(crashes)}")
+    for c in crashes:
+        print(f"  {c}")
+    for name, text in (("kind", "daemon vs oneshot (labelled)"),
+                       ("daemon", "daemon path (labelled, stated)"),
+                       ("pidfile", "pidfile (labelled, stated)"),
+                       ("written", "daemon scripts with a program written (all)"),
+                       ("recipe", "recipe used where one matches the daemon (all)")):
+        ok, tot = score[name]
+        pct = 100.0 * ok / tot if tot else 0.0
+        print(f"{text:48} {ok:4}/{tot:<4} {pct:5.1f}%")
+    if misses:
+        print("misses:")
+        for m in misses:
+            print(f"  {m}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
