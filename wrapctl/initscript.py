@@ -451,6 +451,9 @@ class _Reader:
             val = UNRESOLVED    # grown in a loop: not a value we can know
         cond = cmd.context["conditional"]
         old = self.env.get(name)
+        if cond and not old and re.search(r"\$\{?" + name + r"\b", raw):
+            # `[ "$NICE" ] && NICE="-n $NICE"`: decorates a value only when it is set.
+            return
         if cond and old and resolved(old) and not append:
             # A guarded default (`[ -z "$X" ] && X=...`, inside if/case/function) does not
             # override a value already set, e.g. by /etc/default.
@@ -491,7 +494,10 @@ class _Reader:
                 if la:
                     return la
         if self.init_d_script:
-            if "do_start_override" in self.functions or "do_start_cmd" in self.functions:
+            calls_cmd = any("do_start_cmd" in c.words
+                            for c in self.functions.get("do_start_override", []))
+            if "do_start_cmd" in self.functions or (
+                    "do_start_override" in self.functions and not calls_cmd):
                 return None     # the script replaced init-d-script's start and runs no daemon
             return self.init_d_launch()
         la = self.wrapper_by_name()
@@ -578,14 +584,14 @@ class _Reader:
             return None
         name = env.get("NAME") or os.path.basename(daemon)
         la = Launch(style="init-d-script", exec=daemon,
-                    args=self.expander(env).words([env.get("DAEMON_ARGS", "")])
-                    if env.get("DAEMON_ARGS") else [],
+                    # $DAEMON_ARGS is expanded unquoted: field splitting only.
+                    args=env.get("DAEMON_ARGS", "").split(),
                     pidfile=env.get("PIDFILE") or f"/var/run/{name}.pid")
         if env.get("PIDFILE") == "none":
             la.pidfile = ""
         start_args = env.get("START_ARGS", "")
         if start_args:
-            extra = parse_ssd(["--start"] + self.expander(env).words([start_args]))
+            extra = parse_ssd(["--start"] + start_args.split() + ["--exec", daemon])
             if extra:
                 for k in ("user", "group", "chdir", "umask", "nice", "name", "startas",
                           "chroot"):
@@ -632,10 +638,19 @@ class _Reader:
         if base in WRAPPERS:
             return Launch(style="wrapper", line=c.line, exec=prog, args=words[1:],
                           wrapper=base, user=user, background=c.background)
-        if not prog.startswith("/") and base not in (
-                os.path.basename(self.env.get("DAEMON", "\x01")),):
+        daemon_var = self.env.get("DAEMON", "\x01")
+        is_daemon_var = prog == daemon_var or base == os.path.basename(daemon_var)
+        if not prog.startswith("/") and not is_daemon_var:
             # A bare command name is only trusted when it is what $DAEMON names.
             return None
+        if prog == self.path or base == self.name:
+            return None     # `$0 start`: the script calling itself
+        if "start" in words[1:2] and self.runs_with(prog, "stop"):
+            # `su - $USER -c "$CTL start"` ... `$CTL stop`: a control wrapper.
+            return Launch(style="wrapper", line=c.line, exec=prog, args=words[1:],
+                          wrapper=base, user=user, background=c.background)
+        if not (is_daemon_var or c.background):
+            return None     # a helper run in the start action (iscsiadm, a .sh), not $DAEMON
         if c.context["func"] and c.context["func"] not in self.start_context()[0] \
                 and not c.context["branch"]:
             return None
@@ -651,6 +666,10 @@ class _Reader:
         """A start dispatched through shell functions we cannot follow (`$1 $v`, sourced
         helper libraries) that names a known wrapper: take the wrapper, and say so."""
         texts = [self.text] + [self._read_small(p) for p in self.info.sourced]
+        texts = ["\n".join(ln for ln in t.splitlines() if not ln.lstrip().startswith("#"))
+                 for t in texts]
+        texts.sort(key=lambda t: 0 if re.search(r"/(" + "|".join(
+            re.escape(w) for w in sorted(WRAPPERS)) + r")\b", t) else 1)
         for t in texts:
             for m in re.finditer(r"(?<![\w./-])((?:/[\w.-]+)*/?(" + "|".join(
                     re.escape(w) for w in sorted(WRAPPERS)) + r"))\b", t):
@@ -672,6 +691,17 @@ class _Reader:
         except OSError:
             pass
         return ""
+
+    def runs_with(self, prog: str, verb: str) -> bool:
+        for c in self.commands:
+            w = self.words_of(c)
+            if w and os.path.basename(w[0]) in ("su", "runuser"):
+                _, inner = _su_parts(w)
+                sub = split_commands(inner or "")
+                w = self.expander(c.context.get("env", self.env)).words(sub[0][0]) if sub else []
+            if len(w) >= 2 and w[0] == prog and verb in w[1:3]:
+                return True
+        return False
 
     def stops_something(self) -> bool:
         for c in self.commands:

@@ -335,7 +335,8 @@ class Expander:
         else:
             return UNRESOLVED
         if op in (":-", ":=", "-", "="):
-            unset = val is None or (op.startswith(":") and val == "")
+            # A value we could not compute ($(doveconf ...)) most often yields the default.
+            unset = val is None or (op.startswith(":") and (val == "" or UNRESOLVED in val))
             return self.word(arg) if unset else val
         if op in (":+", "+"):
             set_ = val is not None and (val != "" or op == "+")
