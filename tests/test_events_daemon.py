@@ -348,3 +348,39 @@ def test_idle_daemon_with_a_listener_makes_no_wakeups(wrapctld, tmp_path):
     before = _switches(d.proc.pid)
     time.sleep(5.5)                 # longer than a TICK_5 period
     assert _switches(d.proc.pid) - before == 0
+
+
+# ---- config changes ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tool", ["wrapctl", "supervisorctl"])
+def test_update_changes_a_pools_subscriptions(wrapctld, tmp_path, tool):
+    rec, lsn = listener(tmp_path, "PROCESS_GROUP")
+    d = wrapctld(lsn + "[program:p]\ncommand=sleep 1000\n")
+    wait_records(rec, 2)
+    with open(d.conf) as f:
+        conf = f.read()
+    with open(d.conf, "w") as f:
+        f.write(conf.replace("events=PROCESS_GROUP", "events=REMOTE_COMMUNICATION"))
+    r = d.wrapctl("update") if tool == "wrapctl" else d.ctl("update")
+    assert r.returncode == 0, r.stdout + r.stderr
+    d.wait_state("rec", "RUNNING")
+    d.rpc().sendRemoteCommEvent("after", "update")
+    wait_records(rec, eventname="REMOTE_COMMUNICATION")
+    assert not [r for r in records(rec) if r["payload"] == "groupname:rec\n"][1:], \
+        "the changed pool must not see PROCESS_GROUP events any more"
+
+
+def test_restart_keeps_global_serial_and_starts_pool_serial_afresh(wrapctld, kind, tmp_path):
+    rec, lsn = listener(tmp_path, "PROCESS_GROUP_ADDED,REMOTE_COMMUNICATION")
+    d = wrapctld(lsn, kind=kind)
+    wait_records(rec, 1)
+    d.rpc().sendRemoteCommEvent("before", "hup")
+    wait_records(rec, 2)
+    d.signal(signal.SIGHUP)
+    wait_records(rec, 2, eventname="PROCESS_GROUP_ADDED")
+    d.wait_state("rec", "RUNNING")
+    d.rpc().sendRemoteCommEvent("after", "hup")
+    recs = wait_records(rec, 4)
+    assert [(r["eventname"], r["serial"], r["poolserial"]) for r in recs] == [
+        ("PROCESS_GROUP_ADDED", "0", "0"), ("REMOTE_COMMUNICATION", "1", "1"),
+        ("PROCESS_GROUP_ADDED", "2", "0"), ("REMOTE_COMMUNICATION", "3", "1")]
