@@ -533,6 +533,20 @@ class _Reader:
             return la
         if head == "start_daemon":
             return self.lsb_start_daemon(self.words_of(c)[1:], c)
+        if head in self.functions and c.context.get("func") != head:
+            # start_stop_x() { start-stop-daemon "$@" --pidfile ...; } called with --start
+            for body in self.functions[head]:
+                raw_body = body.words
+                if os.path.basename(raw_body[0]) != "start-stop-daemon" or not any(
+                        w in _ALL_ARGS for w in raw_body):
+                    continue
+                merged: list[str] = []
+                for w in raw_body:
+                    merged += list(raw[1:]) if w in _ALL_ARGS else [w]
+                la = parse_ssd(self.words_of(c, merged)[1:])
+                if la:
+                    la.line = c.line
+                    return la
         if head == "daemon" and len(raw) > 1:
             return self.rh_daemon(self.words_of(c)[1:], c)
         return None
@@ -803,6 +817,9 @@ def strip_redirections(words: list[str]) -> list[str]:
             continue
         out.append(w)
     return out
+
+
+_ALL_ARGS = ('"$@"', "$@", "$*", '"$*"')
 
 
 def _substitutions(word: str) -> list[str]:
