@@ -23,7 +23,7 @@ def kind(request):
 # argv: record-file mode [gate-file]. Modes (comma-separated): failfirst (answer FAIL the
 # first time an event serial is seen), crashfirst (exit on the first event ever, noted by a
 # file next to the record), slow, ignoreterm, garbage (violate the protocol), gate (say
-# READY only once the gate file exists).
+# READY only once the gate file exists), yes (answer YES instead of OK).
 LISTENER = """\
 import json, os, signal, sys, time
 out, mode = sys.argv[1], sys.argv[2].split(',')
@@ -53,7 +53,9 @@ while True:
         os._exit(3)
     if 'slow' in mode:
         time.sleep(0.3)
-    if 'failfirst' in mode and h['serial'] not in seen:
+    if 'yes' in mode:
+        sys.stdout.write('RESULT 3\\nYES')
+    elif 'failfirst' in mode and h['serial'] not in seen:
         seen.add(h['serial'])
         sys.stdout.write('RESULT 4\\nFAIL')
     else:
@@ -384,3 +386,26 @@ def test_restart_keeps_global_serial_and_starts_pool_serial_afresh(wrapctld, kin
     assert [(r["eventname"], r["serial"], r["poolserial"]) for r in recs] == [
         ("PROCESS_GROUP_ADDED", "0", "0"), ("REMOTE_COMMUNICATION", "1", "1"),
         ("PROCESS_GROUP_ADDED", "2", "0"), ("REMOTE_COMMUNICATION", "3", "1")]
+
+
+HANDLER = """\
+from supervisor.dispatchers import RejectEvent
+def handle(event, response):
+    if response != b'YES':
+        raise RejectEvent(response)
+"""
+
+
+def test_custom_result_handler(wrapctld, kind, tmp_path):
+    os.makedirs(tmp_path / "d0")
+    (tmp_path / "d0" / "yeshandler.py").write_text(HANDLER)     # the daemon's cwd
+    rec, lsn = listener(tmp_path, "REMOTE_COMMUNICATION", mode="yes",
+                        extra="result_handler=yeshandler:handle\n")
+    d = wrapctld(lsn, kind=kind)
+    d.wait_state("rec", "RUNNING")
+    d.rpc().sendRemoteCommEvent("a", "1")
+    d.rpc().sendRemoteCommEvent("b", "2")
+    wait_records(rec, 2)
+    time.sleep(0.3)
+    assert [r["payload"] for r in records(rec)] == ["type:a\n1", "type:b\n2"]
+    assert not d.log_matches("rejected")
