@@ -409,3 +409,13 @@ def test_custom_result_handler(wrapctld, kind, tmp_path):
     time.sleep(0.3)
     assert [r["payload"] for r in records(rec)] == ["type:a\n1", "type:b\n2"]
     assert not d.log_matches("rejected")
+
+
+def test_capture_remainder_reaches_the_log_at_exit(wrapctld, tmp_path):
+    # Output no longer than a token is held back while capture is on; supervisord loses it
+    # when the process exits, wrapctl writes it (docs/events.md).
+    log = tmp_path / "short.log"
+    d = wrapctld(f"[program:short]\ncommand=sh -c 'printf bye; sleep 0.3'\nstartsecs=0\n"
+                 f"autorestart=false\nstdout_logfile={log}\nstdout_capture_maxbytes=1KB\n")
+    d.wait_state("short", "EXITED")
+    assert read_text(log) == "bye"

@@ -264,3 +264,45 @@ def test_rejected_event_goes_back_to_the_head_keeping_its_serials():
     p.dispatch(lambda e: e is e0)
     p.accept(e0, head=True)
     assert p.buffer == [e0, e1] and e0.pool_serials == {"p": 0}
+
+
+def test_overlapping_subscriptions_buffer_an_event_once():
+    p = Pool("p", ["PROCESS_STATE", "PROCESS_STATE_EXITED", "EVENT"], 10, Serial())
+    e = P.process_state("EXITED", "x", "x", "RUNNING", pid=1)
+    assert p.subscribes(e.name)
+    p.accept(e)
+    assert p.buffer == [e]
+
+
+# ---- tick timers follow subscriptions (EventBus with stand-in daemon/supervisor objects) ----
+
+def test_tick_timers_exist_only_while_subscribed():
+    import asyncio
+    from wrapctl.config.records import EventListenerConfig, GroupConfig
+    from wrapctl.events import EventBus
+
+    def group(name, events):
+        lc = EventListenerConfig(name=name, group=name, command="x", events=tuple(events))
+        gc = GroupConfig(name=name, processes=(lc,), kind="eventlistener")
+        return NS(name=name, config=gc, processes={})
+
+    loop = asyncio.new_event_loop()
+    try:
+        bus = EventBus()
+        bus.attach(NS(loop=loop, logger=NS(enabled=lambda lvl: False, debug=print)))
+        sup = NS(loop=loop, groups={"a": group("a", ["PROCESS_STATE"])},
+                 config=NS(daemon=NS(identifier="supervisor")))
+        bus.supervisor_started(sup)
+        assert bus.ticks == {}
+        sup.groups["t"] = group("t", ["TICK"])
+        bus.group_added("t")
+        assert sorted(bus.ticks) == [5, 60, 3600]
+        handles = [h for _, h in bus.ticks.values()]
+        del sup.groups["t"]
+        bus.group_removed("t")
+        assert bus.ticks == {} and all(h.cancelled() for h in handles)
+        sup.groups["e"] = group("e", ["EVENT"])
+        bus.group_added("e")
+        assert sorted(bus.ticks) == [5, 60, 3600]
+    finally:
+        loop.close()
