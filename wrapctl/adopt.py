@@ -244,6 +244,10 @@ def _without_recipe(ad: Adoption, base: str, recipe: Optional[Recipe]) -> None:
             stop_cmd = shlex.join([prog] + ["stop" if a == "start" else a for a in args])
             reload_cmd = shlex.join([prog] + ["reload" if a == "start" else a for a in args])
         pid = la.pidfile if la.pidfile and resolved(la.pidfile) else ""
+        if not pid:
+            pid = _pidfile_in_args(args)
+            if pid:
+                ad.explain.append(f"pidfile from the daemon's own arguments: {pid}")
         exe = ""
         if not pid:
             exe = la.name or os.path.basename(la.daemon)
@@ -268,6 +272,18 @@ def _without_recipe(ad: Adoption, base: str, recipe: Optional[Recipe]) -> None:
         if la.pidfile and resolved(la.pidfile):
             wc["pidfile"] = la.pidfile
     ad.programs.append(Program(name=base, options=opts, wrapctl=wc))
+
+
+def _pidfile_in_args(args: list[str]) -> str:
+    """`--pidfile X`, `--pid-file=X`, `-pidfile X`: where the daemon says it writes its pid."""
+    for i, a in enumerate(args):
+        m = re.match(r"^--?(pid-?file|pid)(=(.+))?$", a, re.I)
+        if not m:
+            continue
+        val = m.group(3) or (args[i + 1] if i + 1 < len(args) else "")
+        if val.startswith("/") and resolved(val):
+            return val
+    return ""
 
 
 # -- rendering ------------------------------------------------------------------------------

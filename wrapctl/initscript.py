@@ -382,6 +382,11 @@ class _Reader:
                     "loop": loop_glob if any(s[0] == "loop" for s in stack) else "",
                     "conditional": len(stack) > 0 or op in ("&&", "||"),
                 }
+                k = 0
+                while k < len(words) - 1 and assignment(words[k]):
+                    k += 1
+                if k and not assignment(words[k]):
+                    words = words[k:]       # `VAR=x cmd`: the assignment is cmd's alone
                 cmds = [Command(words=words, line=lineno, after_op=op, background=bg)]
                 # `R=$(start-stop-daemon --start ...)` and `if ! $(cmd)`: the substituted
                 # command runs too.
@@ -500,15 +505,12 @@ class _Reader:
                     "do_start_override" in self.functions and not calls_cmd):
                 return None     # the script replaced init-d-script's start and runs no daemon
             return self.init_d_launch()
-        la = self.wrapper_by_name()
-        if la:
-            return la
         for pool in pools:
             for c in sorted(pool, key=lambda c: c.line):
                 la = self.direct_of(c, pool)
                 if la:
                     return la
-        return None
+        return self.wrapper_by_name()
 
     def words_of(self, c: Command, raw: Optional[list[str]] = None) -> list[str]:
         env = dict(self.env)
@@ -657,7 +659,7 @@ class _Reader:
         if not prog.startswith("/") and not is_daemon_var:
             # A bare command name is only trusted when it is what $DAEMON names.
             return None
-        if prog == self.path or base == self.name:
+        if prog == self.path or prog.startswith(("/etc/init.d/", "/etc/rc.d/")):
             return None     # `$0 start`: the script calling itself
         if "start" in words[1:2] and self.runs_with(prog, "stop"):
             # `su - $USER -c "$CTL start"` ... `$CTL stop`: a control wrapper.
