@@ -16,6 +16,7 @@ import tempfile
 import time
 import xmlrpc.client
 
+import psutil
 import pytest
 
 SERVERS = os.environ.get("WRAPCTL_CLI_SERVERS", "supervisord,wrapctl").split(",")
@@ -116,8 +117,11 @@ class Server:
         else:
             cmd = [PY, "-m", "wrapctl", "daemon", "-n", "-c", self.conf]
         self.log = open(os.path.join(self.root, "daemon.out"), "wb")
+        # Everything the daemon starts inherits this tag, so teardown can find and kill
+        # what a crashed daemon left behind.
+        env = dict(os.environ, WRAPCTL_CLI_TEST_SERVER=self.root)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     cwd=self.root)
+                                     cwd=self.root, env=env)
         return self.wait_up(deadline)
 
     def wait_up(self, deadline=30):
@@ -186,8 +190,20 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        clean = self.proc.returncode == 0
         self.log.close()
         self.proc = None
+        left = []
+        for p in psutil.process_iter():
+            try:
+                if p.environ().get("WRAPCTL_CLI_TEST_SERVER") == self.root:
+                    left.append(p)
+                    p.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(left, timeout=10)
+        # a daemon that exited cleanly must not leave anything running
+        assert not (clean and left), f"{self.kind} left {[p.pid for p in left]} running"
 
 
 @pytest.fixture(params=SERVERS)
