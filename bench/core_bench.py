@@ -6,7 +6,9 @@
 
 It benchmarks the `wrapctl` that Python imports (printed in the header). To measure a
 commit rather than a working tree in flux: `git archive HEAD wrapctl shims | tar -x -C DIR`,
-copy DIR/shims to DIR/wrapctl/shims, and run with PYTHONPATH=DIR.
+copy DIR/shims to DIR/wrapctl/shims, `python -m compileall -q DIR` (supervisord's .pyc
+are installed; with PYTHONDONTWRITEBYTECODE=1 an uncompiled wrapctl would be compiled at
+every daemon start), and run with PYTHONPATH=DIR.
 
 Both daemons run in the foreground (`-n`) on the same generated config, one after the
 other, in a short temp dir under /tmp (AF_UNIX paths must stay under 108 bytes). Scenarios:
@@ -462,6 +464,14 @@ def _stop_and_wait(url: str):
         pass    # the SIGKILL may end it as ABNORMAL; only the wait mattered
 
 
+def _bytecode(source: str) -> str:
+    """Whether the daemon will import from cached .pyc or compile its source at each start
+    (PYTHONDONTWRITEBYTECODE=1 and no __pycache__: scenario 2 then includes compiling)."""
+    import importlib.util
+    cached = os.path.exists(importlib.util.cache_from_source(source))
+    return "cached .pyc" if cached else "NO cached .pyc: compiled at every start"
+
+
 # ---- report ----------------------------------------------------------------------------
 
 def machine() -> dict:
@@ -476,12 +486,13 @@ def machine() -> dict:
     except (OSError, AttributeError):
         pass
     import supervisor.options
-    import wrapctl
+    import wrapctl.core.daemon
     return {"nproc": os.cpu_count(), "cpu": m.group(1) if m else "?",
             "ram_gib": round(kb / 1024 / 1024, 1), "os": osname,
             "kernel": platform.release(), "python": platform.python_version(),
             "supervisor": supervisor.options.VERSION,
             "wrapctl": os.path.dirname(wrapctl.__file__),
+            "wrapctl_bytecode": _bytecode(wrapctl.core.daemon.__file__),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
@@ -576,7 +587,7 @@ def main(argv=None) -> int:
     print(f"# {info['nproc']} x {info['cpu']}, {info['ram_gib']} GiB, {info['os']}, "
           f"Python {info['python']}, supervisor {info['supervisor']}, {info['date']}",
           flush=True)
-    print(f"# wrapctl from {info['wrapctl']}", flush=True)
+    print(f"# wrapctl from {info['wrapctl']} ({info['wrapctl_bytecode']})", flush=True)
     for key, fn in plan:
         res[key] = {}
         for kind in KINDS:
