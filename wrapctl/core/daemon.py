@@ -59,11 +59,11 @@ def check_pidfile(path: str) -> None:
     if pid == os.getpid():
         return
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return      # killed, not yet reaped by its parent: not running
+    except OSError:
         return
-    except PermissionError:
-        pass
     raise DaemonError(f"{path}: another instance is running (pid {pid}); "
                       "stop it first or remove the pidfile")
 
@@ -88,15 +88,24 @@ def remove_pidfile(path: str) -> None:
         pass
 
 
-def clear_autochildlogdir(config: Config, logger) -> None:
+def statefile_for(config: Config) -> Optional[str]:
+    """statefile= ([supervisord], wrapctl-only), default next to the pidfile; 'none' off."""
+    raw = config.daemon.extra_get("statefile")
+    if raw is not None:
+        return None if raw.strip().lower() in ("none", "off", "false") else raw
+    return config.daemon.pidfile + ".state" if config.daemon.pidfile else None
+
+
+def clear_autochildlogdir(config: Config, logger, keep=()) -> None:
     pattern = re.compile(r".+?---%s-\S+\.log\.{0,1}\d{0,4}" % re.escape(config.daemon.identifier))
     try:
         names = os.listdir(config.daemon.childlogdir)
     except OSError:
         logger.warn("Could not clear childlog dir")
         return
+    keep = {os.path.basename(p) for p in keep}
     for name in names:
-        if pattern.match(name):
+        if pattern.match(name) and not any(name.startswith(k) for k in keep):
             try:
                 os.remove(os.path.join(config.daemon.childlogdir, name))
             except OSError:
@@ -217,6 +226,26 @@ class Daemon:
             self.logger.info("received SIGUSR2 indicating log reopen request")
             self.supervisor.reopen_logs()
 
+    def _keeper(self):
+        """(Keeper, state records, held fds) when re-attachment is on, else Nones."""
+        from wrapctl.core.keeper import Keeper, read_state
+        path = statefile_for(self.config)
+        if path is None:
+            return None, None, None
+        keeper = Keeper(path, self.loop, self.logger)
+        records = read_state(path)
+        try:
+            held = keeper.connect()
+        except OSError as e:
+            self.logger.error(f"fd holder unavailable ({e}): output written while the core "
+                              "is down will be lost")
+            keeper.sock = None
+            held = {}
+        if records or held:
+            self.logger.info(f"state file {path}: {len(records)} processes recorded, "
+                             f"pipes of {len(held)} held")
+        return keeper, records, held
+
     def _autoreload(self):
         flag = self.config.daemon.extra_get("autoreload")
         if not flag or flag.lower() not in ("true", "yes", "on", "1"):
@@ -244,11 +273,14 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR2):
             self.loop.add_signal_handler(sig, self._on_signal, sig)
         # SIGPIPE is ignored by Python already; a child gets the default back at exec.
+        keeper, records, held = self._keeper()
         while True:
             self.supervisor = Supervisor(self.config, self.loop, self.logger,
                                          serverurl_for(self.config), bus=self.bus)
+            self.supervisor.keeper = keeper
             await self._serve()
-            self.supervisor.start()
+            self.supervisor.start(records, held)
+            records = held = None
             self.bus.supervisor_state("RUNNING")
             watcher = self._autoreload()
             await self.supervisor.stopped.wait()
@@ -257,6 +289,8 @@ class Daemon:
             await self._stop_serving()
             self.supervisor.close()
             if self.mood != SupervisorState.RESTARTING:
+                if keeper is not None:
+                    keeper.close(stop_holder=True)
                 break
             try:
                 self.config = configmod.load(self.config.path)
@@ -324,7 +358,12 @@ def run(config: Config, nodaemon: bool) -> int:
     daemon = Daemon(config, echo=echo, bus=EventBus())
     raise_limits(d.minfds, d.minprocs, daemon.logger)
     if not d.nocleanup:
-        clear_autochildlogdir(config, daemon.logger)
+        # Logs that re-attached processes keep writing to are not "old" logs.
+        from wrapctl.core.keeper import read_state
+        path = statefile_for(config)
+        records = read_state(path) if path else {}
+        keep = [f for r in records.values() for f in (r.get("logs") or {}).values() if f]
+        clear_autochildlogdir(config, daemon.logger, keep)
     if d.pidfile:
         write_pidfile(d.pidfile)
     for w in config.warnings:

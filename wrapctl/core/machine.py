@@ -171,6 +171,16 @@ class ProcessMachine:
         self._emit(Kill(self.pid, sig, as_group))
         return self._take()
 
+    def adopted(self, pid: int, laststart: float, now: float) -> list[Effect]:
+        """Re-attached after a core restart to a process that still runs: RUNNING."""
+        self.pid = pid
+        self.laststart = laststart
+        self.killing = False
+        self.spawnerr = None
+        self._change(S.RUNNING, now)
+        self._emit(Log("info", f"re-attached: '{self.name}' with pid {pid}"))
+        return self._take()
+
     def kill_failed(self, message: str, now: float) -> list[Effect]:
         """The edge could not deliver a kill for a reason other than ESRCH."""
         self._emit(Log("critical", f"unknown problem killing {self.name} ({self.pid}):{message}"))

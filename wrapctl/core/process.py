@@ -14,8 +14,11 @@ import tempfile
 import time
 from typing import Callable, Optional
 
+import psutil
+
 from wrapctl.core import machine as m
 from wrapctl.core import ready, tree
+from wrapctl.core.keeper import config_digest as keeper_digest
 from wrapctl.core.logs import RotatingFile, strip_ansi
 from wrapctl.core.spawn import SpawnError, spawn
 from wrapctl.core.states import ProcessState, decode_wait_status
@@ -51,6 +54,8 @@ class Process:
         self._ready_task = None
         self._health_task = None
         self._restart_when_stopped = False
+        self._pidfd: Optional[int] = None
+        self.adopted = False            # started by a previous core (no waitpid for it)
         self.serial = 0                 # spawns so far: part of the instance marker
         self.marker: Optional[str] = None
         raw = config.extra_get("killtree")
@@ -146,6 +151,7 @@ class Process:
             self._clean_up_tree(stopping=self.machine.killing)
         self._drain()
         self._close_pipes()
+        self._forget()
         if self.popen is not None:
             # Tell Popen the child is gone so it never waits on the pid itself.
             self.popen.returncode = sts
@@ -261,29 +267,142 @@ class Process:
         self.sup.register_pid(popen.pid, self)
         if self.ready_check is not None:
             self._ready_task = self.sup.loop.create_task(self._await_ready(popen.pid))
-        loop = self.sup.loop
-        self.stdin = popen.stdin
-        for ch, f in (("stdout", popen.stdout), ("stderr", popen.stderr)):
+        self._attach_pipes(popen.stdin, popen.stdout, popen.stderr)
+        self._apply(self.machine.spawned(popen.pid, time.time()))
+        self._keep(popen.pid)
+
+    def _attach_pipes(self, stdin, stdout, stderr) -> None:
+        self.stdin = stdin
+        for ch, f in (("stdout", stdout), ("stderr", stderr)):
             if f is None:
                 continue
             fd = f.fileno()
             os.set_blocking(fd, False)
             self.channels[ch].fd = fd
             self.channels[ch].file = f
-            loop.add_reader(fd, self._on_readable, ch)
-        self._apply(self.machine.spawned(popen.pid, time.time()))
+            self.sup.loop.add_reader(fd, self._on_readable, ch)
+
+    # ---- surviving a core restart (keeper.py) ---------------------------------------
+    @property
+    def key(self) -> str:
+        return f"{self.group}:{self.name}"
+
+    def _keep(self, pid: int) -> None:
+        """Hand the pipes to the fd holder and record who this instance is."""
+        keeper = self.sup.keeper
+        if keeper is None:
+            return
+        out = self.channels["stdout"].fd
+        err = self.channels["stderr"].fd
+        keeper.put(self.key, [self.stdin.fileno(), out, err if err is not None else out])
+        try:
+            create_time = psutil.Process(pid).create_time()
+        except psutil.Error:
+            create_time = 0.0
+        keeper.record(self.key, {
+            "pid": pid, "create_time": create_time, "laststart": self.machine.laststart,
+            "serial": self.serial, "marker": self.marker,
+            "digest": keeper_digest(self.config),
+            "logs": {ch: c.logfile for ch, c in self.channels.items()}})
+
+    def _forget(self) -> None:
+        keeper = self.sup.keeper
+        if keeper is not None:
+            keeper.drop(self.key)
+            keeper.record(self.key, None)
+
+    def use_logs(self, logs: dict) -> None:
+        """Carry on in the log files the previous core wrote (AUTO names are random)."""
+        for ch, path in logs.items():
+            c = self.channels.get(ch)
+            if c is not None and c.log is None and path and c.logcfg.logfile == "AUTO":
+                if c.logfile and c.logfile != path:
+                    try:
+                        os.remove(c.logfile)    # the fresh, still empty AUTO file
+                    except OSError:
+                        pass
+                c.logfile = path
+
+    def adopt(self, rec: dict, fds: list[int]) -> bool:
+        """Re-attach to a process the previous core started; False if it is gone."""
+        pid = rec["pid"]
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            pidfd = None
+        from wrapctl.core.keeper import same_process
+        if not same_process(pid, rec["create_time"]):
+            if pidfd is not None:
+                os.close(pidfd)
+            return False
+        for ch in self.channels.values():
+            ch.open_log()
+        self.serial = rec["serial"]
+        self.marker = rec["marker"]
+        stdin = open(fds[0], "wb", buffering=0)
+        stdout = open(fds[1], "rb", buffering=0)
+        if self.config.redirect_stderr:
+            os.close(fds[2])
+            stderr = None
+        else:
+            stderr = open(fds[2], "rb", buffering=0)
+        self._attach_pipes(stdin, stdout, stderr)
+        self.adopted = True
+        self._apply(self.machine.adopted(pid, rec["laststart"], time.time()))
+        self._keep(pid)
+        if pidfd is not None:
+            self._pidfd = pidfd
+            self.sup.loop.add_reader(pidfd, self._adopted_exited)
+        # else: no pidfd on this kernel; the exit goes unseen until a stop (documented)
+        return True
+
+    def drain_orphaned_pipes(self, fds: list[int]) -> None:
+        """The previous core's process died while nobody read: keep what it wrote."""
+        for ch in self.channels.values():
+            ch.open_log()
+        names = ["stdin", "stdout", "stderr"]
+        for i, fd in enumerate(fds):
+            if i > 0 and not (i == 2 and self.config.redirect_stderr):
+                os.set_blocking(fd, False)
+                ch = self.channels[names[i]]
+                while True:
+                    try:
+                        data = os.read(fd, READ_CHUNK)
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    self._output(ch, data)
+            os.close(fd)
+
+    def _adopted_exited(self) -> None:
+        self.sup.loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = None
+        self._cancel_tasks()
+        if self.killtree:
+            self._clean_up_tree(stopping=self.machine.killing)
+        self._drain()
+        self._close_pipes()
+        self._forget()
+        # Not our child (the old core started it): the kernel gives us no exit status.
+        self._apply(self.machine.exited(-1, "exit status unknown (re-attached process)",
+                                        time.time()))
+        self.adopted = False
 
     def tree(self) -> list:
         """Live processes of the current instance (main pid, descendants, marked orphans)."""
         if self.marker is None:
             return []
-        return tree.members(self.machine.pid, self.marker, self.sup.pids.keys())
+        return tree.members(self.machine.pid, self.marker, self.sup.pids.keys(),
+                            everywhere=self.adopted)
 
     def _clean_up_tree(self, stopping: bool) -> None:
         """The main process is gone; what it left must not outlive it. On a stop, whatever
         remains is killed now; after a crash it gets the stop signal, and SIGKILL after
         stopwaitsecs (by identity: a pid reused meanwhile is not touched)."""
-        left = tree.members(0, self.marker, self.sup.pids.keys()) if self.marker else []
+        left = (tree.members(0, self.marker, self.sup.pids.keys(), everywhere=self.adopted)
+                if self.marker else [])
         if not left:
             return
         names = ", ".join(str(p.pid) for p in left)
@@ -405,6 +524,10 @@ class Process:
         """Forget this process (group removed): release logs and timer."""
         self._arm(None)
         self._cancel_tasks()
+        if self._pidfd is not None:
+            self.sup.loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
         self._close_pipes()
         for ch in self.channels.values():
             if ch.log is not None:

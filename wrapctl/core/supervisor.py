@@ -81,6 +81,7 @@ class Supervisor:
         self._stop_queue: list[Group] = []
         self.deps: dict[str, tuple[str, ...]] = depsmod.dependency_map(config)
         self.waiting: dict[str, tuple[Process, bool]] = {}   # key -> (process, autostart?)
+        self.keeper = None          # keeper.Keeper when re-attachment is on
 
     # ---- logging & notification ------------------------------------------------------
     def log(self, level: str, message: str) -> None:
@@ -165,11 +166,15 @@ class Supervisor:
         return out
 
     # ---- life cycle --------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, records: Optional[dict] = None, held: Optional[dict] = None) -> None:
+        """Create the groups, re-attach to what a previous core left running (records
+        from its state file, pipes from the fd holder), then autostart the rest."""
         self.loop.add_signal_handler(signal.SIGCHLD, self.reap)
         for gc in self.config.groups:
             self.groups[gc.name] = Group(gc, self)
         self.bus.supervisor_started(self)
+        if records or held:
+            self.restore(records or {}, held or {})
         self.autostart_all()
         self.reap()     # a child may have exited before the handler was installed
 
@@ -245,6 +250,42 @@ class Supervisor:
                 d.give_up()
         if not blocking and proc.state in (S.RUNNING, S.STARTING):
             proc.stop()
+
+    def restore(self, records: dict, held: dict) -> None:
+        from wrapctl.core import tree as treemod
+        from wrapctl.core.keeper import config_digest, same_process
+        for key in sorted(set(records) | set(held)):
+            rec = records.get(key)
+            fds = held.get(key, [])
+            proc = self.lookup(key) if ":" in key else None
+            if proc is None:
+                # No longer configured: stop what the old core left, identity checked.
+                for fd in fds:
+                    os.close(fd)
+                if rec and same_process(rec["pid"], rec["create_time"]):
+                    self.log("warn", f"{key} (pid {rec['pid']}) is no longer configured: "
+                                     "stopping it")
+                    treemod.signal_all(treemod.members(rec["pid"], rec["marker"]),
+                                       signal.SIGTERM)
+                continue
+            if rec:
+                proc.use_logs(rec.get("logs", {}))
+            if rec and len(fds) == 3 and proc.adopt(rec, fds):
+                if rec.get("digest") != config_digest(proc.config):
+                    self.log("info", f"{key}: configuration changed while the core was down:"
+                                     " restarting it")
+                    proc._restart_when_stopped = True
+                    proc.stop()
+                continue
+            if len(fds) == 3:
+                proc.drain_orphaned_pipes(fds)
+            else:
+                for fd in fds:
+                    os.close(fd)
+            if rec:
+                self.log("info", f"{key} (pid {rec['pid']}) died while the core was down")
+                if self.keeper is not None:
+                    self.keeper.drop(key)
 
     def register_pid(self, pid: int, proc: Process) -> None:
         self.pids[pid] = proc

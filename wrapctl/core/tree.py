@@ -24,8 +24,13 @@ def instance_marker(key: str, serial: int) -> str:
     return f"{os.getpid()}/{key}/{serial}"
 
 
-def members(main_pid: int, marker: str, known_mains: Iterable[int] = ()) -> list[psutil.Process]:
-    """Live processes of one instance (main pid included if alive)."""
+def members(main_pid: int, marker: str, known_mains: Iterable[int] = (),
+            everywhere: bool = False) -> list[psutil.Process]:
+    """Live processes of one instance (main pid included if alive).
+
+    everywhere: look for marked processes among all processes, not only the daemon's
+    children. For an instance started by a previous core, whose orphans went to init while
+    no core was running; the marker names that core's pid and the instance's serial."""
     known = set(known_mains)
     roots: list[psutil.Process] = []
     if main_pid:
@@ -34,7 +39,7 @@ def members(main_pid: int, marker: str, known_mains: Iterable[int] = ()) -> list
         except psutil.Error:
             pass
     try:
-        orphans = psutil.Process().children()
+        orphans = list(psutil.process_iter()) if everywhere else psutil.Process().children()
     except psutil.Error:
         orphans = []
     for child in orphans:

@@ -1,0 +1,123 @@
+"""The fd holder: keeps the programs' pipes open while the core is down.
+
+A child writing to a pipe whose every read end is closed gets SIGPIPE; output written while
+nobody reads is lost. So the core hands a duplicate of each pipe end to this small process
+(SCM_RIGHTS over a unix socket), which only holds them. If the core is killed, the pipes stay
+open: a program that writes blocks once the pipe buffer is full, and loses nothing. The core
+that starts next takes the fds back and reads on where the old one stopped.
+
+Protocol (one request per datagram on a SOCK_SEQPACKET socket, text in UTF-8):
+    PUT key              + the fds to hold under key (replacing what key held)
+    DROP key
+    GET                  -> one reply per key: "FD key" + its fds; then "END"
+    EXIT                 -> the holder closes everything and exits
+The core binds the (abstract) socket and passes it: `python -m wrapctl.core.fdholder --fd FD`.
+The holder imports only the stdlib, and
+sleeps in select() between requests: no timers, no wakeups.
+"""
+from __future__ import annotations
+
+import array
+import os
+import selectors
+import signal
+import socket
+import sys
+
+MAX_FDS = 200
+
+
+def address(name: str) -> bytes:
+    """The abstract-namespace address for a holder name (no length limit on the path it is
+    derived from, no stale socket file)."""
+    return b"\0" + name.encode()
+
+
+def send(sock: socket.socket, text: str, fds=()) -> None:
+    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+    sock.sendmsg([text.encode()], anc)
+
+
+def recv(sock: socket.socket) -> tuple[str, list[int]]:
+    fds = array.array("i")
+    msg, anc, _flags, _addr = sock.recvmsg(4096, socket.CMSG_SPACE(MAX_FDS * fds.itemsize))
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
+    return msg.decode(), list(fds)
+
+
+class Holder:
+    def __init__(self, listener: socket.socket):
+        self.held: dict[str, list[int]] = {}
+        self.sel = selectors.DefaultSelector()
+        self.listener = listener
+        self.sel.register(self.listener, selectors.EVENT_READ)
+        self.running = True
+
+    def serve(self) -> None:
+        while self.running:
+            for key, _ in self.sel.select():
+                if key.fileobj is self.listener:
+                    conn, _ = self.listener.accept()
+                    self.sel.register(conn, selectors.EVENT_READ)
+                else:
+                    self._request(key.fileobj)
+        self.close()
+
+    def _request(self, conn: socket.socket) -> None:
+        try:
+            text, fds = recv(conn)
+        except OSError:
+            text, fds = "", []
+        if not text:
+            self.sel.unregister(conn)
+            conn.close()
+            return
+        verb, _, key = text.partition(" ")
+        if verb == "PUT":
+            self._drop(key)
+            self.held[key] = fds
+            return
+        for fd in fds:          # nothing else carries fds: never leak what was sent
+            os.close(fd)
+        if verb == "DROP":
+            self._drop(key)
+        elif verb == "GET":
+            for k, held in self.held.items():
+                send(conn, f"FD {k}", held)
+            send(conn, "END")
+        elif verb == "EXIT":
+            self.running = False
+
+    def _drop(self, key: str) -> None:
+        for fd in self.held.pop(key, ()):
+            os.close(fd)
+
+    def close(self) -> None:
+        for key in list(self.held):
+            self._drop(key)
+        self.listener.close()
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--fd" and args[1].isdigit():
+        listener = socket.socket(fileno=int(args[1]))     # bound and listening already
+    elif len(args) == 1:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        listener.bind(address(args[0]))
+        listener.listen(8)
+    else:
+        print("usage: python -m wrapctl.core.fdholder NAME | --fd FD", file=sys.stderr)
+        return 2
+    # The core's signals are not ours: a Ctrl-C or a TERM meant for the core's process
+    # group must not close the pipes it left with us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    Holder(listener).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
