@@ -20,6 +20,7 @@ PROG = "wrapctl-shim"
 # The shim's own signals must not reach COMMAND as ignored or blocked.
 _RESET = (signal.SIGPIPE, signal.SIGXFSZ) + FORWARDED
 _RELEASE_FAILSAFE = 0.5   # seconds between SIGKILL sweeps while a tree refuses to end
+_NO_PIDFD_POLL = 1.0      # seconds; see Shim.track()
 
 
 def say(msg):
@@ -46,6 +47,7 @@ class Shim:
         self.launcher_status = None
         self.daemon = None            # tracked main pid
         self.pidfd = None
+        self.poll_timer = None        # only without pidfds, for a daemon not our child
         self.helpers = {}             # pid -> (role, cmd)
         self.exited = {}              # pid -> raw wait status, for pids we care about
         self.final = None             # exit status once decided
@@ -242,8 +244,26 @@ class Shim:
         if fd >= 0:
             self.pidfd = fd
             self.loop.add_reader(fd, self.on_pidfd)
+        else:
+            parent = procfs.stat(pid)
+            if parent is not None and parent[1] != self.me:
+                # No pidfd (kernel < 5.3 or seccomp) and not our child: no event will tell
+                # of its exit, so this is the one place the shim polls.
+                self.poll_timer = self.loop.call_later(_NO_PIDFD_POLL, self.poll_daemon)
+
+    def poll_daemon(self):
+        self.poll_timer = None
+        if self.daemon is None:
+            return
+        s = procfs.stat(self.daemon)
+        if s is None or s[0] in ("Z", "X"):
+            self.on_pidfd()
+        else:
+            self.poll_timer = self.loop.call_later(_NO_PIDFD_POLL, self.poll_daemon)
 
     def release_pidfd(self):
+        self.loop.cancel(self.poll_timer)
+        self.poll_timer = None
         if self.pidfd is not None:
             self.loop.remove_reader(self.pidfd)
             os.close(self.pidfd)
@@ -454,7 +474,7 @@ class Shim:
     def on_kill_timer(self):
         left = reaper.kill_tree(signal.SIGKILL)
         if left:
-            self.info(f"--stop-timeout passed: SIGKILL to {len(left)} process(es): "
+            self.info(f"SIGKILL to {len(left)} process(es) still in the tree: "
                       + " ".join(map(str, left)))
         # Safety net while the tree drains: a SIGKILLed process cannot fork, but one forked
         # just before the sweep may have been missed.

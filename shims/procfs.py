@@ -32,20 +32,24 @@ def argv0(pid):
     return first.decode(errors="replace") if first else None
 
 
-def parents():
-    """{pid: ppid} of every process, from one pass over /proc."""
+def parents(live_only=False):
+    """{pid: ppid} of every process (live_only: zombies left out), from one pass over /proc."""
     out = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             s = stat(int(name))
-            if s is not None:
+            if s is not None and not (live_only and s[0] in ("Z", "X")):
                 out[int(name)] = s[1]
     return out
 
 
-def children(pid, recursive=False):
-    """Pids whose parent is pid (and, if recursive, their descendants), parents first."""
-    ppids = parents()
+def children(pid, recursive=False, live_only=False):
+    """Pids whose parent is pid (and, if recursive, their descendants), parents first.
+
+    A zombie has no children left (they were re-parented when it died), so leaving zombies
+    out loses no descendant.
+    """
+    ppids = parents(live_only)
     kids = {}
     for p, pp in ppids.items():
         kids.setdefault(pp, []).append(p)

@@ -61,9 +61,9 @@ def reap_all():
 
 
 def kill_tree(sig, exclude=()):
-    """Send sig to every descendant of this process; returns the pids signalled."""
+    """Send sig to every live descendant of this process; returns the pids signalled."""
     sent = []
-    for pid in procfs.children(os.getpid(), recursive=True):
+    for pid in procfs.children(os.getpid(), recursive=True, live_only=True):
         if pid in exclude:
             continue
         try:

@@ -311,3 +311,34 @@ def test_exe_must_match_the_pidfile_process(tmp_path, shims):
     shim = shims(["--pidfile", pf, "--exe", "nginx"], daemon("doublefork.py", "--pidfile", pf))
     assert finish(shim) == 3
     assert "(python), not the --exe nginx" in stderr_of(tmp_path)
+
+
+NO_PIDFD = ("import errno, os, sys\n"
+            "def refuse(pid, flags=0): raise OSError(errno.ENOSYS, 'pidfd_open refused')\n"
+            "os.pidfd_open = refuse\n"
+            "from wrapctl.shims.main import main\n"
+            "sys.exit(main())\n")
+
+
+@pytest.mark.parametrize("pidfds", [True, False], ids=["pidfd", "no-pidfd-fallback"])
+def test_daemon_that_is_not_the_shims_child(tmp_path, pidfds):
+    # sh becomes `sleep 1000`, which never reaps: the daemon (`sleep 60`) stays its child,
+    # so no SIGCHLD reaches the shim; only the pidfd (or the fallback poll) sees the death.
+    pf = tmp_path / "d.pid"
+    cmd = ["sh", "-c", f"sleep 60 & echo $! > {pf}; exec sleep 1000"]
+    argv = ([sys.executable, "-m", "wrapctl.shims.main"] if pidfds
+            else [sys.executable, "-c", NO_PIDFD])
+    err = open(tmp_path / "shim.err", "wb")
+    shim = subprocess.Popen(argv + ["--pidfile", str(pf), "--"] + cmd, stderr=err)
+    try:
+        pid = wait_pidfile(pf)
+        wait_for(lambda: f"daemon is pid {pid}" in stderr_of(tmp_path), what="adoption")
+        assert psutil.Process(pid).ppid() != shim.pid
+        os.kill(pid, signal.SIGKILL)
+        assert finish(shim) == 1
+        assert "status unknown (not the shim's child)" in stderr_of(tmp_path)
+        assert not tree(shim.pid)
+    finally:
+        if shim.poll() is None:
+            kill_all(tree(shim.pid) | {shim.pid})
+            shim.wait()

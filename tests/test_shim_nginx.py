@@ -108,5 +108,9 @@ def test_nginx_stop_leaves_nothing(tmp_path, nginx_shim):
     shim.send_signal(signal.SIGTERM)                      # -> QUIT: graceful
     assert finish(shim) == 0
     assert not [p for p in seen if alive(p)]
-    with socket.socket() as s:                            # nothing holds the port
+    with socket.socket() as s:                            # nothing listens on the port
+        # SO_REUSEADDR: the test's own closed connections may linger in TIME_WAIT; only a
+        # listening socket still bound there would make this bind fail.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
+        s.listen()
