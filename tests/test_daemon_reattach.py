@@ -104,3 +104,23 @@ def test_program_that_died_while_core_was_down_is_started_again(wrapctld):
     assert info["pid"] != a
     wait_for(lambda: d.rpc().tailProcessStdoutLog("a", 0, 1000)[0].count("last words") == 2,
              what="both outputs in one log")
+
+
+def test_planned_restart_keeps_unchanged_programs(wrapctld):
+    d = wrapctld("[program:a]\ncommand=sleep 1000\nstartsecs=0\n"
+                 "[program:b]\ncommand=sleep 1001\nstartsecs=0\n")
+    a = d.wait_state("a", "RUNNING")["pid"]
+    b = d.wait_state("b", "RUNNING")["pid"]
+    text = open(d.conf).read().replace("sleep 1001", "sleep 1002")
+    with open(d.conf, "w") as f:
+        f.write(text + "[program:c]\ncommand=sleep 1003\nstartsecs=0\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "restarted with the re-read configuration" in open(d.mainlog).read(),
+             what="restart done")
+    d.wait_state("c", "RUNNING")
+    assert d.info("a")["pid"] == a
+    assert d.info("b")["pid"] not in (0, b)
+    assert d.rpc().restart() is True
+    wait_for(lambda: open(d.mainlog).read().count("restarted with the re-read") == 2,
+             what="API restart done")
+    assert d.info("a")["pid"] == a

@@ -151,12 +151,40 @@ class Daemon:
         if self.mood < SupervisorState.RUNNING:
             return
         self.mood = mood
-        self.loop.call_soon(self._begin_stop)
+        if mood == SupervisorState.SHUTDOWN:
+            self.loop.call_soon(self._begin_stop)
+        else:
+            self.loop.create_task(self._reload())
 
     def _begin_stop(self) -> None:
-        what = "shutdown" if self.mood == SupervisorState.SHUTDOWN else "restart"
-        self.logger.info(f"{what} requested: stopping all processes")
+        self.logger.info("shutdown requested: stopping all processes")
         self.supervisor.begin_stop_all(self.mood)
+
+    async def _reload(self) -> None:
+        """A planned restart (HUP, supervisor.restart): re-read everything, re-create the
+        servers and the main log, and apply the program changes as `update` does. Programs
+        whose configuration did not change keep running (supervisord restarts them all)."""
+        self.logger.warn("restart requested: re-reading the configuration")
+        try:
+            new = configmod.load(self.config.path)
+        except configmod.ConfigError as e:
+            self.logger.critical(f"cannot restart: {e}; going on with the running configuration")
+            self.mood = SupervisorState.RUNNING
+            return
+        self.pending_config = new
+        await self._stop_serving()
+        await self.apply_update([])
+        d = new.daemon
+        old = self.logger
+        self.logger = MainLog(d.logfile, d.logfile_maxbytes, d.logfile_backups, d.loglevel,
+                              echo=old.echo)
+        self.logger.listeners = old.listeners
+        self.supervisor.logger = self.logger
+        old.close()
+        self.supervisor.serverurl = serverurl_for(new)
+        await self._serve()
+        self.mood = SupervisorState.RUNNING
+        self.logger.info("restarted with the re-read configuration")
 
     def reread(self) -> Config:
         new = configmod.load(self.config.path)
@@ -274,33 +302,20 @@ class Daemon:
             self.loop.add_signal_handler(sig, self._on_signal, sig)
         # SIGPIPE is ignored by Python already; a child gets the default back at exec.
         keeper, records, held = self._keeper()
-        while True:
-            self.supervisor = Supervisor(self.config, self.loop, self.logger,
-                                         serverurl_for(self.config), bus=self.bus)
-            self.supervisor.keeper = keeper
-            await self._serve()
-            self.supervisor.start(records, held)
-            records = held = None
-            self.bus.supervisor_state("RUNNING")
-            watcher = self._autoreload()
-            await self.supervisor.stopped.wait()
-            if watcher is not None:
-                watcher.close()
-            await self._stop_serving()
-            self.supervisor.close()
-            if self.mood != SupervisorState.RESTARTING:
-                if keeper is not None:
-                    keeper.close(stop_holder=True)
-                break
-            try:
-                self.config = configmod.load(self.config.path)
-            except configmod.ConfigError as e:
-                self.logger.critical(f"cannot restart: {e}")
-                self.exit_status = 2
-                break
-            self.pending_config = self.config
-            self.logger.info("supervisord restarting with the re-read configuration")
-            self.mood = SupervisorState.RUNNING
+        self.supervisor = Supervisor(self.config, self.loop, self.logger,
+                                     serverurl_for(self.config), bus=self.bus)
+        self.supervisor.keeper = keeper
+        await self._serve()
+        self.supervisor.start(records, held)
+        self.bus.supervisor_state("RUNNING")
+        watcher = self._autoreload()
+        await self.supervisor.stopped.wait()
+        if watcher is not None:
+            watcher.close()
+        await self._stop_serving()
+        self.supervisor.close()
+        if keeper is not None:
+            keeper.close(stop_holder=True)
         self.logger.info("exiting")
         return self.exit_status
 
