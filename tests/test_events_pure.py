@@ -306,3 +306,13 @@ def test_tick_timers_exist_only_while_subscribed():
         assert sorted(bus.ticks) == [5, 60, 3600]
     finally:
         loop.close()
+
+
+def test_a_failing_hook_is_logged_and_output_still_logged():
+    from wrapctl.events import EventBus
+    lines = []
+    bus = EventBus()
+    bus.attach(NS(loop=None, logger=NS(critical=lines.append)))
+    broken = NS(config=None, name="x")          # no channel configs: the hook fails
+    assert bus.process_output(broken, "stderr", b"data") == b"data"
+    assert len(lines) == 1 and lines[0].startswith("event system error in process_output: ")

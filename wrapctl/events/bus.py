@@ -8,9 +8,11 @@ loop, and arms TICK timers only while some pool subscribes to a TICK type.
 from __future__ import annotations
 
 import errno
+import functools
 import importlib
 import os
 import time
+import traceback
 from typing import Optional
 
 from wrapctl.config.records import EventListenerConfig
@@ -27,6 +29,21 @@ DEFAULT_HANDLER = "supervisor.dispatchers:default_handler"
 # States after which the listener process is gone (reaped) when its pid is 0.
 _GONE = (S.STOPPED, S.EXITED, S.BACKOFF, S.FATAL, S.UNKNOWN)
 _LIVE = (S.STARTING, S.RUNNING, S.STOPPING)
+
+
+def _guarded(hook):
+    """A failure in the event system is logged; it must never break supervision itself."""
+    @functools.wraps(hook)
+    def run(self, *args):
+        try:
+            return hook(self, *args)
+        except Exception as e:
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            self._log("critical", f"event system error in {hook.__name__}: {e!r} "
+                                  f"({os.path.basename(where.filename)}:{where.lineno})")
+            if hook.__name__ == "process_output":
+                return args[2]
+    return run
 
 
 class _Listener:
@@ -89,6 +106,7 @@ class EventBus(Bus):
         self.daemon = daemon
         self.loop = daemon.loop
 
+    @_guarded
     def supervisor_started(self, supervisor) -> None:
         # A new Supervisor (start or HUP): pools start afresh, as supervisord's events.clear().
         for ls in self.listeners.values():
@@ -104,6 +122,7 @@ class EventBus(Bus):
         self.running_sent = True
         self._update_ticks()
 
+    @_guarded
     def supervisor_state(self, statename: str) -> None:
         if statename == "RUNNING":
             if self.running_sent:
@@ -111,10 +130,12 @@ class EventBus(Bus):
             self.running_sent = True
         self.notify(P.supervisor_state(statename))
 
+    @_guarded
     def group_added(self, name: str) -> None:
         self._group_added(name)
         self._update_ticks()
 
+    @_guarded
     def group_removed(self, name: str) -> None:
         self.pools.pop(name, None)
         for proc in [p for p in self.listeners if p.group == name]:
@@ -124,9 +145,11 @@ class EventBus(Bus):
         self.notify(P.process_group(False, name))
         self._update_ticks()
 
+    @_guarded
     def remote_comm(self, type, data) -> None:
         self.notify(P.remote_communication(type, data))
 
+    @_guarded
     def process_state(self, proc, old, new, expected: bool) -> None:
         m = proc.machine
         pid = proc.pid or (self.pids.get(proc, 0) if old in _LIVE else 0)
@@ -164,6 +187,7 @@ class EventBus(Bus):
             self._flush_captures(proc)
             self._reject(ls)
 
+    @_guarded
     def process_output(self, proc, channel: str, data: bytes) -> bytes:
         ls = self._listener(proc) if channel == "stdout" else None
         if ls is not None:
@@ -233,7 +257,6 @@ class EventBus(Bus):
         group = self.sup.groups.get(name) if self.sup is not None else None
         if group is not None and group.config.kind == "eventlistener" and group.config.processes:
             ps = _PoolState(group, None, None)
-            ps.config = None
             self.pools[name] = ps
             self._refresh(ps)
         self.notify(P.process_group(True, name))
@@ -302,6 +325,7 @@ class EventBus(Bus):
             self._dispatch_pending = True
             self.loop.call_soon(self._dispatch)
 
+    @_guarded
     def _dispatch(self) -> None:
         self._dispatch_pending = False
         for ps in list(self.pools.values()):
@@ -393,6 +417,7 @@ class EventBus(Bus):
     def _arm_tick(self, period: int, last: int):
         return self.loop.call_later(max(0.0, last + period - time.time()), self._tick, period)
 
+    @_guarded
     def _tick(self, period: int) -> None:
         entry = self.ticks.get(period)
         if entry is None:
