@@ -342,3 +342,20 @@ def test_daemon_that_is_not_the_shims_child(tmp_path, pidfds):
         if shim.poll() is None:
             kill_all(tree(shim.pid) | {shim.pid})
             shim.wait()
+
+
+def test_term_before_the_daemon_is_found_ends_the_tree(tmp_path, shims):
+    pf, log = tmp_path / "d.pid", tmp_path / "log"
+    shim = shims(["--pidfile", pf, "--stop-timeout", "2"],
+                 daemon("no_pidfile.py", "--pidfile", pf, "--log", log))
+    wait_for(lambda: log_lines(log), what="daemon ready")
+    pid = int(log_lines(log)[0].split()[0])
+    shim.send_signal(signal.SIGTERM)
+    assert finish(shim) == 143
+    assert f"{pid} TERM" in log_lines(log) and not alive(pid)
+
+
+def test_pidfile_in_a_missing_directory_is_a_usage_error(tmp_path, shims):
+    shim = shims(["--pidfile", tmp_path / "nope" / "d.pid"], ["true"])
+    assert finish(shim) == 2
+    assert "cannot watch directory" in stderr_of(tmp_path)
