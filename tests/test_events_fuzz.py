@@ -12,7 +12,7 @@ from supervisor import dispatchers as sd
 from supervisor import events as sev
 from supervisor import loggers
 
-from wrapctl.events.capture import Capture, Comm, Output
+from wrapctl.events.capture import Capture, Output
 from wrapctl.events.payloads import BEGIN_TOKEN, END_TOKEN
 from wrapctl.events.protocol import ListenerProtocol, ListenerState, Log, Processed, Rejected
 

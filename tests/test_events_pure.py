@@ -11,8 +11,7 @@ from wrapctl.events import payloads as P
 from wrapctl.events import types
 from wrapctl.events.capture import Capture, Comm, Output, prefix_at_end
 from wrapctl.events.pool import Pool, Serial
-from wrapctl.events.protocol import (ListenerProtocol, ListenerState as L, Log, Processed,
-                                     Ready, Rejected)
+from wrapctl.events.protocol import ListenerProtocol, ListenerState as L, Log
 
 
 def sup_process(name="web", group="grp", pid=1234, backoff=0):
