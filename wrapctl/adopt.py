@@ -166,17 +166,17 @@ def _with_recipe(ad: Adoption, r: Recipe, base: str, root: str) -> None:
             base + "-" + re.sub(rf"^{re.escape(base)}[_-]?", "", inst["instance"])
             if inst["instance"] != base else base)
         defaults = program_options(r, subreaper=True)
-        wc: dict[str, str] = {"recipe": r.name}
+        # command= is always written: explicit, and loadable by a core that does not
+        # expand recipes yet; the recipe supplies what is left out (stop signal, ...).
+        wc: dict[str, str] = {"recipe": r.name, "command": core["command"]}
         for k, v in core.items():
             if defaults.get(k) != v:
                 wc[k] = v
         if r.mode == "shim":
             # Under `wrapctl daemon` the core adopts the forking daemon itself.
-            wc.pop("command", None)
-            cmd = r.render(r.command, daemon=daemon, args=a, pidfile=la.pidfile or r.pidfile,
-                           instance=inst.get("instance", ""), conf=conf)
-            if cmd != r.render(r.command):
-                wc["command"] = cmd
+            wc["command"] = r.render(r.command, daemon=daemon, args=a,
+                                     pidfile=la.pidfile or r.pidfile,
+                                     instance=inst.get("instance", ""), conf=conf)
             for k in ("stopsignal", "stopwaitsecs"):
                 wc.pop(k, None)
         ad.programs.append(Program(name=pname, options=opts, wrapctl=wc,

@@ -174,16 +174,22 @@ def parse_lsb(text: str) -> dict[str, str]:
     return out
 
 
-def parse_assignments(text: str, env: dict[str, str], expander_factory) -> dict[str, str]:
-    """Apply a defaults file (plain assignments) onto env; return the names it set."""
+def parse_assignments(text: str, env: dict[str, str], expander_factory,
+                      exported: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """Apply a defaults file (plain assignments) onto env; return the names it set.
+    `export NAME=value` and `export NAME` also land in `exported`."""
     set_here: dict[str, str] = {}
     for _, line in logical_lines(text):
         for words, _op, _bg in split_commands(line):
+            export = bool(words) and words[0] == "export"
             if words and words[0] in ("export", "readonly"):
                 words = words[1:]
             for w in words:
                 a = assignment(w)
                 if not a:
+                    if export and exported is not None and re.match(r"^\w+$", w):
+                        exported[w] = env.get(w, "")
+                        continue
                     break
                 name, raw, append = a
                 val = expander_factory(env).word(raw)
@@ -191,6 +197,8 @@ def parse_assignments(text: str, env: dict[str, str], expander_factory) -> dict[
                     val = env.get(name, "") + val
                 env[name] = val
                 set_here[name] = val
+                if export and exported is not None:
+                    exported[name] = val
     return set_here
 
 
@@ -275,7 +283,7 @@ class _Reader:
             return
         if is_defaults:
             self.info.defaults_files.append(real)
-        parse_assignments(text, self.env, self.expander)
+        parse_assignments(text, self.env, self.expander, self.info.exported)
 
     # -- structure ----------------------------------------------------------------------
     def scan(self) -> None:
@@ -445,6 +453,13 @@ class _Reader:
                     if m and not self.env.get(m.group(1)):
                         self.env[m.group(1)] = exp.word(m.group(2))
             cmd.context["env"] = dict(self.env)
+        if self.init_d_script:
+            # init-d-script reads /etc/default/$NAME after the script's own settings.
+            name = self.env.get("NAME") or os.path.basename(self.env.get("DAEMON", "")) \
+                or self.name
+            for n in dict.fromkeys((name, self.name)):
+                if n and f"/etc/default/{n}" not in self.info.sourced:
+                    self.source(f"/etc/default/{n}", True)
         self.info.variables = {k: v for k, v in self.env.items() if resolved(v)}
 
     def assign(self, a, cmd: Command, exported: bool = False) -> None:

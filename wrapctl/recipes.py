@@ -468,9 +468,10 @@ def program_options(r: Recipe, *, daemon: str = "", args: Optional[list[str]] = 
 
 
 def format_environment(env: dict[str, str]) -> str:
-    """supervisord's environment= syntax: KEY="value",KEY2="value2"."""
+    """supervisord's environment= syntax: KEY="value",KEY2="value2" (the value as parsed:
+    writing it into an INI file doubles its % signs, see adopt.render_ini)."""
     def q(v: str) -> str:
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%") + '"'
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return ",".join(f"{k}={q(v)}" for k, v in env.items())
 
 
