@@ -359,3 +359,15 @@ def test_pidfile_in_a_missing_directory_is_a_usage_error(tmp_path, shims):
     shim = shims(["--pidfile", tmp_path / "nope" / "d.pid"], ["true"])
     assert finish(shim) == 2
     assert "cannot watch directory" in stderr_of(tmp_path)
+
+
+def test_console_scripts_dispatch_to_the_shim(tmp_path):
+    import shutil
+    for argv in (["wrapctl", "shim"], ["wrapctl-shim"]):
+        if not shutil.which(argv[0]):
+            pytest.skip(f"{argv[0]} not installed")
+        r = subprocess.run(argv + ["-q", "--", "sh", "-c", "exit 5"], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 5, (argv, r.stderr)
+        r = subprocess.run(argv + ["--help"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "exit status:" in r.stdout
