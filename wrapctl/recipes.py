@@ -112,7 +112,8 @@ def _check(file: str, data: dict, schema: dict, prefix: str = "") -> None:
             continue
         kind, _ = spec
         if not _typeok(kind, value):
-            raise RecipeError(file, dotted, f"must be a {kind}, not {type(value).__name__}")
+            art = "an" if kind[0] in "aeiou" else "a"
+            raise RecipeError(file, dotted, f"must be {art} {kind}, not {type(value).__name__}")
     for key, spec in schema.items():
         if isinstance(spec, tuple) and spec[1] and key not in data:
             raise RecipeError(file, prefix + key, "missing required key")
