@@ -320,6 +320,13 @@ class _Reader:
                     continue
                 if pending_func and words[0] == "(":
                     pending_func = None
+                if words[0] == "case":
+                    stack.append(("case", ""))
+                    branch.append("")
+                    expect_pattern = True
+                    words = words[words.index("in") + 1:] if "in" in words else []
+                    if not words:
+                        continue
                 # Case patterns: "start)" or "start|restart)" at the head of a command.
                 while stack and stack[-1][0] == "case" and words:
                     head = words[0]
@@ -350,12 +357,8 @@ class _Reader:
                 if kw in ("then", "do", "else", "elif") and len(words) > 1:
                     words = words[1:]
                     kw = words[0]
-                if kw in _KEYWORDS_OPEN:
+                if kw in _KEYWORDS_OPEN and kw != "case":
                     stack.append((_KEYWORDS_OPEN[kw], ""))
-                    if kw == "case":
-                        branch.append("")
-                        expect_pattern = True
-                        continue
                     if kw == "for" and "in" in words:
                         loop_glob = " ".join(words[words.index("in") + 1:])
                     if kw in ("for",):
