@@ -1,0 +1,191 @@
+"""Signals and life cycle of the daemon itself: shutdown, reload, pidfile, daemonizing."""
+import os
+import signal
+import subprocess
+import xmlrpc.client
+
+import psutil
+import pytest
+
+from harness import PY, Daemon, alive, read_text, script, wait_for
+
+KINDS = ["wrapctl", "supervisord"]
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    return request.param
+
+
+IGNORE_TERM = """\
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print('ready', flush=True)
+time.sleep(1000)
+"""
+
+
+@pytest.mark.parametrize("how", ["TERM", "INT", "QUIT", "api"])
+def test_shutdown(wrapctld, kind, how):
+    d = wrapctld("[program:a]\ncommand=sleep 1000\nstartsecs=0\n"
+                 "[program:b]\ncommand=sleep 1000\nstartsecs=0\nnumprocs=2\n"
+                 "process_name=b%(process_num)s\n", kind=kind)
+    pids = [d.wait_state(n, "RUNNING")["pid"] for n in ("a", "b:b0", "b:b1")]
+    pidfile = os.path.join(d.root, "supervisord.pid")
+    assert int(read_text(pidfile)) == d.proc.pid
+    if how == "api":
+        assert d.rpc().shutdown() is True
+    else:
+        d.signal(getattr(signal, "SIG" + how))
+    assert d.wait_exit() == 0
+    assert not any(map(alive, pids))
+    assert not os.path.exists(pidfile)
+    assert not os.path.exists(d.sock)
+    if how != "api":
+        d.wait_log(f"^received SIG{how} indicating exit request$")
+
+
+def test_shutdown_kills_a_term_ignoring_program_after_stopwaitsecs(wrapctld, kind, tmp_path):
+    cmd = script(tmp_path, "ignore_term", IGNORE_TERM)
+    d = wrapctld(f"[program:x]\ncommand={cmd}\nstartsecs=0\nstopwaitsecs=1\n"
+                 "stdout_logfile=%(here)s/x.log\n", kind=kind)
+    pid = d.wait_state("x", "RUNNING")["pid"]
+    wait_for(lambda: "ready" in read_text(os.path.join(d.root, "x.log")), what="handler set")
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+    assert not alive(pid)
+    d.wait_log(r"^stopped: x \(terminated by SIGKILL\)$")
+
+
+def _reload_scenario(d, trigger):
+    old = d.wait_state("a", "RUNNING")["pid"]
+    d.write("[program:a]\ncommand=sleep 1000\nstartsecs=0\n"
+            "[program:n]\ncommand=sleep 1000\nstartsecs=0\n")
+    trigger()
+    # The API is back once the re-read config's programs spawn; asking earlier races the
+    # restart (see test_requests_during_restart_never_hang).
+    d.wait_log(r"^spawned: 'n'")
+    d.wait_log(r"^spawned: 'a'", count=2)
+    new = d.wait_state("a", "RUNNING")["pid"]
+    d.wait_state("n", "RUNNING")
+    assert new != old and not alive(old)
+    assert d.proc.poll() is None and d.rpc().getPID() == d.proc.pid
+    assert sorted(i["name"] for i in d.rpc().getAllProcessInfo()) == ["a", "n"]
+
+
+def test_hup_reloads(wrapctld, kind):
+    d = wrapctld("[program:a]\ncommand=sleep 1000\nstartsecs=0\n"
+                 "[program:gone]\ncommand=sleep 1000\nstartsecs=0\n", kind=kind)
+    gone = d.wait_state("gone", "RUNNING")["pid"]
+    _reload_scenario(d, lambda: d.signal(signal.SIGHUP))
+    assert not alive(gone)
+    d.wait_log("^received SIGHUP indicating restart request$")
+
+
+def test_api_restart_reloads(wrapctld, kind):
+    d = wrapctld("[program:a]\ncommand=sleep 1000\nstartsecs=0\n", kind=kind)
+    _reload_scenario(d, lambda: d.rpc().restart())
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: a connection accepted just before the HTTP "
+                   "server closes for a restart is never answered nor closed (rpc/http.py: "
+                   "HTTPServer.close() cancels a _Channel task that has not started, so its "
+                   "finally: writer.close() never runs)")
+@pytest.mark.timeout(60)
+def test_requests_during_restart_never_hang(wrapctld):
+    """Every request made while the daemon restarts is answered or refused, never left
+    hanging: each call has a 3 s client timeout, and a timeout fails the test."""
+    from wrapctl.rpc.client import ClientError, make_proxy
+    d = wrapctld("[program:a]\ncommand=sleep 1000\nstartsecs=0\n")
+    for k in range(1, 11):
+        d.rpc().restart()
+        while True:
+            try:
+                up = make_proxy(d.url, timeout=3).supervisor.getState()["statename"] == "RUNNING"
+            except (ClientError, OSError) as e:
+                assert "timed out" not in str(e), f"request hung during restart {k}"
+                up = False
+            except xmlrpc.client.Fault as f:
+                assert f.faultCode == 6         # SHUTDOWN_STATE while stopping
+                up = False
+            if up and len(d.log_matches(r"^spawned: 'a'")) > k:
+                break
+
+
+def test_hup_with_a_bad_config_exits_2(wrapctld, kind):
+    d = wrapctld("[program:a]\ncommand=sleep 1000\nstartsecs=0\n", kind=kind)
+    pid = d.wait_state("a", "RUNNING")["pid"]
+    d.write("[program:a]\ncommand=sleep 1000\nstartsecs=later\n")
+    d.signal(signal.SIGHUP)
+    assert d.wait_exit() == 2
+    assert not alive(pid)
+    assert "Traceback" not in d.output()
+
+
+def test_second_daemon_refused_while_pidfile_held(wrapctld, tmp_path):
+    first = wrapctld("[program:a]\ncommand=sleep 1000\nstartsecs=0\n")
+    first.wait_state("a", "RUNNING")
+    pidfile = os.path.join(first.root, "supervisord.pid")
+    second = Daemon("wrapctl", tmp_path / "second")
+    second.write("[program:b]\ncommand=sleep 1000\nstartsecs=0\n")
+    text = open(second.conf).read().replace("%(here)s/supervisord.pid", pidfile)
+    with open(second.conf, "w") as f:
+        f.write(text)
+    r = subprocess.run(second.command(), capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and pidfile in lines[0] and str(first.proc.pid) in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert int(read_text(pidfile)) == first.proc.pid
+    assert first.info("a")["statename"] == "RUNNING"
+    assert not os.path.exists(second.sock)
+
+
+def test_stale_pidfile_is_replaced(wrapctld, tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    root = tmp_path / "d0"
+    root.mkdir()
+    (root / "supervisord.pid").write_text(f"{dead.pid}\n")
+    d = wrapctld("[program:a]\ncommand=sleep 1000\nstartsecs=0\n")
+    assert int(read_text(root / "supervisord.pid")) == d.proc.pid
+
+
+def _kill_tree(pid):
+    try:
+        p = psutil.Process(pid)
+        procs = p.children(recursive=True) + [p]
+    except psutil.Error:
+        return
+    for q in procs:
+        try:
+            q.kill()
+        except psutil.Error:
+            pass
+
+
+def test_daemonizes_without_n(tmp_path):
+    d = Daemon("wrapctl", tmp_path)
+    pidfile = tmp_path / "daemon.pid"
+    d.write(f"[unix_http_server]\nfile={d.sock}\n"
+            f"[supervisord]\nlogfile=%(here)s/supervisord.log\npidfile={pidfile}\n"
+            "childlogdir=%(here)s/logs\nnodaemon=false\n"
+            "[program:x]\ncommand=sleep 1000\nstartsecs=0\n", base=False)
+    launcher = subprocess.run([PY, "-m", "wrapctl", "daemon", "-c", d.conf],
+                              capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    pid = None
+    try:
+        assert launcher.returncode == 0, launcher.stderr
+        pid = int(wait_for(lambda: read_text(pidfile).strip(), what="pidfile"))
+        assert pid != os.getpid() and alive(pid)
+        assert os.getsid(pid) != os.getsid(0)           # detached: a session of its own
+        wait_for(lambda: os.path.exists(d.sock), what="control socket")
+        assert d.rpc().getPID() == pid
+        child = d.wait_state("x", "RUNNING")["pid"]
+        assert d.rpc().shutdown() is True
+        wait_for(lambda: not alive(pid), what="daemon exit")
+        assert not alive(child)
+        wait_for(lambda: not pidfile.exists(), what="pidfile removed")
+    finally:
+        if pid is not None and alive(pid):
+            _kill_tree(pid)
