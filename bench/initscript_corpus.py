@@ -58,14 +58,19 @@ def fetch(cache: str, packages: list[str]) -> None:
         tar.wait()
 
 
-def load_labels() -> dict[str, tuple[str, str, str]]:
+def load_labels() -> dict[str, tuple[str, str, str, str]]:
+    """key -> (kind, daemon, pidfile, set); set is "tuned" or, after the held-out marker
+    line, "held-out" (labelled after the reader's rules were written)."""
     out = {}
+    part = "tuned"
     with open(LABELS) as f:
         for line in f:
+            if "held-out" in line and line.startswith("#"):
+                part = "held-out"
             if line.startswith("#") or line.startswith("package/script") or not line.strip():
                 continue
             key, kind, daemon, pid = line.rstrip("\n").split("\t")
-            out[key] = (kind, daemon, pid)
+            out[key] = (kind, daemon, pid, part)
     return out
 
 
@@ -129,7 +134,7 @@ def main(argv=None) -> int:
         lab = labels.get(key_of(path))
         if not lab:
             continue
-        kind, daemon, pid = lab
+        kind, daemon, pid, part = lab
         got_daemon = clean(la.daemon) if la else "-"
         got_pid = (clean(la.pidfile) or "-") if la else "-"
         for name, want, got, scored in (
@@ -141,8 +146,11 @@ def main(argv=None) -> int:
             if not scored:
                 continue
             score[name][1] += 1
+            held = score.setdefault(name + "@" + part, [0, 0])
+            held[1] += 1
             if want == got:
                 score[name][0] += 1
+                held[0] += 1
             else:
                 misses.append(f"{key_of(path)}: {name}: want {want} got {got}")
     dt = time.monotonic() - t0
@@ -160,7 +168,11 @@ def main(argv=None) -> int:
                        ("recipe", "recipe used where one matches the daemon (all)")):
         ok, tot = score[name]
         pct = 100.0 * ok / tot if tot else 0.0
-        print(f"{text:48} {ok:4}/{tot:<4} {pct:5.1f}%")
+        line = f"{text:48} {ok:4}/{tot:<4} {pct:5.1f}%"
+        if name + "@held-out" in score:
+            hok, htot = score[name + "@held-out"]
+            line += f"   (held-out {hok}/{htot})"
+        print(line)
     if misses:
         print("misses:")
         for m in misses:

@@ -112,6 +112,13 @@ def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str =
         if recipe is not None:
             ad.explain.append("--mode shim: the recipe is not used")
         _without_recipe(ad, base, recipe)
+    if ad.programs and info.run_dirs:
+        ad.review.append("the script creates " + ", ".join(info.run_dirs) + " before starting;"
+                         " create it at boot (tmpfiles.d) or in the supervisor's setup")
+    if info.instance_loop and not (ad.recipe and ad.recipe.instances):
+        ad.review.append(f"the script starts one daemon per item of {info.instance_loop!r}"
+                         .replace("\x00", "$(...)")
+                         + ": write one [program:x] per instance")
     for w in info.warnings:
         if ad.recipe and "arguments" in w and (ad.recipe.args_file or not ad.recipe.args_from_script):
             continue        # the recipe does not take the script's arguments

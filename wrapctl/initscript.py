@@ -112,6 +112,7 @@ class ScriptInfo:
     defaults_files: list[str] = field(default_factory=list)
     sourced: list[str] = field(default_factory=list)
     instance_loop: str = ""         # the glob a start loop iterates, when it does
+    run_dirs: list[str] = field(default_factory=list)   # mkdir'd by the start action
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -148,7 +149,7 @@ class ScriptInfo:
             "stop_signal": self.stop_signal, "stop_timeout": self.stop_timeout,
             "reload_signal": self.reload_signal, "reopen_signal": self.reopen_signal,
             "environment": self.exported, "defaults_files": self.defaults_files,
-            "instance_loop": self.instance_loop,
+            "instance_loop": self.instance_loop, "run_dirs": self.run_dirs,
             "reasons": self.reasons, "warnings": self.warnings,
         }
 
@@ -812,6 +813,13 @@ class _Reader:
                     info.warnings.append("arguments are computed at run time; "
                                          "review the command")
                     break
+            reach, start_cmds = self.start_context()
+            for c in start_cmds + [c for f in reach for c in self.functions[f]]:
+                w = self.words_of(c)
+                if w and w[0] in ("mkdir", "install") and (w[0] == "mkdir" or "-d" in w):
+                    for d in w[1:]:
+                        if d.startswith("/") and resolved(d) and d not in info.run_dirs:
+                            info.run_dirs.append(d)
             loop = next((c.context["loop"] for c in self.commands if c.line == la.line
                          and c.context["loop"]), "")
             if loop:
