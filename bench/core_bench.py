@@ -1,6 +1,6 @@
 """Side-by-side benchmark of the supervisor core: supervisord 4.3 vs `wrapctl daemon`.
 
-    python bench/core_bench.py            # full run (about 4-6 minutes)
+    python bench/core_bench.py            # full run (about 6-8 minutes)
     python bench/core_bench.py --quick    # smoke run: 100 programs, few repeats
     python bench/core_bench.py --only 1,4 --json out.json
 
@@ -19,8 +19,9 @@ other, in a short temp dir under /tmp (AF_UNIX paths must stay under 108 bytes).
    is read from its stdout (both echo the main log in the foreground). The API is read after
    each sample, only to confirm the new pid is RUNNING.
 2. N `sleep` programs (startsecs=0) from daemon launch until getAllProcessInfo shows all
-   RUNNING. This one polls the API (one call after the other, 50 ms apart), which wakes
-   supervisord's loop early; the time of the last "entered RUNNING" log line is kept too.
+   RUNNING; median and best of 5 daemon starts. This one polls the API (one call after the
+   other, 50 ms apart), which wakes supervisord's loop early; the time of the last
+   "entered RUNNING" log line is kept too.
    2b (full run only): the same with stdout/stderr_logfile=NONE (no AUTO log files).
    The daemon's own CPU time (utime+stime) at that moment is kept too: on a shared machine
    it varies far less than the wall-clock figure.
@@ -518,11 +519,14 @@ def rows(res: dict, n: int) -> list[tuple]:
     add("crash", "   ... RUNNING in the log, ms", "running_logged_ms", "{:.1f}", lambda s, w: "")
     add("many", f"2. {n} programs to all RUNNING (API poll, s)", "start_s", "{:.2f}",
         lambda s, w: met(s >= 6 * w))
+    add("many", "   ... best run, s", "start_s_best", "{:.2f}", lambda s, w: met(s >= 6 * w))
     add("many", "   ... last RUNNING in the log, s", "last_running_logged_s", "{:.2f}",
         lambda s, w: "")
     add("many", "   ... daemon CPU time until then, s", "start_cpu_s", "{:.2f}",
         lambda s, w: "")
     add("many_nolog", "2b. same, child logs NONE (API poll, s)", "start_s", "{:.2f}",
+        lambda s, w: met(s >= 6 * w))
+    add("many_nolog", "   ... best run, s", "start_s_best", "{:.2f}",
         lambda s, w: met(s >= 6 * w))
     add("many_nolog", "   ... daemon CPU time until then, s", "start_cpu_s", "{:.2f}",
         lambda s, w: "")
@@ -564,7 +568,7 @@ def main(argv=None) -> int:
     only = {s.strip() for s in args.only.split(",")}
     n = 100 if args.quick else 500
     repeats = 5 if args.quick else 20
-    many_runs = 1 if args.quick else 3
+    many_runs = 1 if args.quick else 5
     idle_s = 5 if args.quick else 20
 
     plan = []
@@ -623,6 +627,7 @@ def _median_runs(runs: list[dict]) -> dict:
         if isinstance(v, (int, float)):
             out[key] = statistics.median(r[key] for r in runs)
     out["start_s_runs"] = [r["start_s"] for r in runs]
+    out["start_s_best"] = min(out["start_s_runs"])
     return out
 
 
