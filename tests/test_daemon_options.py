@@ -203,7 +203,7 @@ def test_stopasgroup_stops_the_shells_child(wrapctld, kind):
 
 def test_without_stopasgroup_the_child_survives(wrapctld, kind):
     # wrapctl stops a program's whole tree by default; killtree=false is supervisord's way
-    # (the option is wrapctl-only, so supervisord would warn: give it only to wrapctl).
+    # (a wrapctl-only option, so only the wrapctl variant gets it).
     extra = "killtree=false\n" if kind == "wrapctl" else ""
     d = wrapctld(f"[program:x]\ncommand={SHELL_WITH_CHILD}\nstartsecs=0\n{extra}", kind=kind)
     pid = d.wait_state("x", "RUNNING")["pid"]
