@@ -349,10 +349,18 @@ def test_inet_without_credentials_on_loopback_starts_with_a_warning(wrapctld, ho
     port = free_port()
     d = wrapctld(inet(port, auth=False, host=host) + "[program:x]\ncommand=sleep 100000\n")
     addr = "127.9.8.7" if host == "127.9.8.7" else "127.0.0.1"
-    conn = http.client.HTTPConnection(addr, port, timeout=DEADLINE)
-    conn.request("GET", "/ui/status")
-    assert conn.getresponse().status == 200
-    conn.close()
+
+    def status():
+        # the unix socket (which the harness waits for) may answer before a name is resolved
+        conn = http.client.HTTPConnection(addr, port, timeout=DEADLINE)
+        try:
+            conn.request("GET", "/ui/status")
+            return conn.getresponse().status
+        except ConnectionRefusedError:
+            return None
+        finally:
+            conn.close()
+    assert wait_for(status, DEADLINE, "the inet server") == 200
     assert "CRIT Server 'inet_http_server' running without any HTTP authentication" in \
         open(d.mainlog).read()
 

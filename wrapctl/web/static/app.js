@@ -227,7 +227,10 @@
   }
   function connect() {
     const es = new EventSource(`${base}/ui/events`);
-    es.addEventListener("open", () => setConn($("conn"), "live", "live"));
+    es.addEventListener("open", () => {
+      setConn($("conn"), "live", "live");
+      $("conn").dataset.connects = Number($("conn").dataset.connects || 0) + 1;
+    });
     es.addEventListener("error", () => setConn($("conn"), "down", "reconnecting"));
     es.addEventListener("snapshot", (e) => render(JSON.parse(e.data)));
     es.addEventListener("process", (e) => update(JSON.parse(e.data)));
