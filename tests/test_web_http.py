@@ -330,7 +330,9 @@ def test_no_page_open_means_no_wakeups(web):
 def test_inet_without_credentials_beyond_loopback_refuses_to_start(tmp_path, host):
     port = free_port()
     conf = tmp_path / "supervisord.conf"
+    # statefile=none: no fd holder, whose clean-up on a failed start is the core's business
     conf.write_text(f"[supervisord]\nlogfile={tmp_path}/main.log\npidfile={tmp_path}/d.pid\n"
+                    f"statefile=none\n"
                     f"[inet_http_server]\nport={host}:{port}\n"
                     f"[program:x]\ncommand=sleep 100000\n")
     r = subprocess.run([sys.executable, "-m", "wrapctl", "daemon", "-n", "-c", str(conf)],
