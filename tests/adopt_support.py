@@ -76,9 +76,11 @@ def kill_all(procs: set[tuple[int, float]]) -> None:
 
 
 class Supervisord:
-    """Real supervisord 4.3 in the foreground on a unix socket in `d`."""
+    """Real supervisord 4.3 (or `wrapctl daemon`, core="wrapctl") in the foreground on a
+    unix socket in `d`, driven by supervisor's own supervisorctl."""
 
-    def __init__(self, d, programs: str):
+    def __init__(self, d, programs: str, core: str = "supervisord"):
+        self.core = core
         self.d = str(d)
         self.conf = os.path.join(self.d, "supervisord.conf")
         with open(self.conf, "w") as f:
@@ -104,9 +106,10 @@ serverurl=unix://%(here)s/s.sock
         self.seen: set[tuple[int, float]] = set()
 
     def start(self):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", self.conf],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cmd = ([sys.executable, "-m", "supervisor.supervisord", "-n", "-c", self.conf]
+               if self.core == "supervisord" else
+               [sys.executable, "-m", "wrapctl", "daemon", "-n", "-c", self.conf])
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(os.path.join(self.d, "s.sock")), 30, "supervisord")
 
     def ctl(self, *args) -> str:
@@ -149,5 +152,8 @@ serverurl=unix://%(here)s/s.sock
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        self.seen.add((self.proc.pid, 0.0))
-        kill_all({s for s in self.seen if s[1]})
+        mine = {s for s in self.seen if s[1]}
+        kill_all(mine)
+        deadline = time.monotonic() + 10
+        while alive(mine) and time.monotonic() < deadline:
+            time.sleep(0.05)

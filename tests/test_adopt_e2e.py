@@ -5,7 +5,8 @@ find none of the processes we observed alive.
 The scripts themselves are read from /etc/init.d (never modified); each test points the
 adopted program at its own config in tmp_path and a free loopback port, through
 `--defaults FILE` (the script's /etc/default variables) or `--root DIR` (memcached's config).
-TODO: the same under `wrapctl daemon` once the core runs programs (issue 2).
+Under `wrapctl daemon` the same run is an xfail until the core expands recipe= and kills the
+orphans of a killed program (issue 2).
 """
 import os
 import re
@@ -60,6 +61,7 @@ def kill9_restart_stop(sup: Supervisord, name: str, exe: str, works):
     pid1 = sup.wait_running(name)
     wait_for(works, 30, f"{name} answering")
     first = tree(pid1)
+    sup.seen |= first
     victim = daemon_pid(pid1, exe)
     os.kill(victim, signal.SIGKILL)
     pid2 = sup.wait_running(name, not_pid=pid1)
@@ -78,15 +80,17 @@ def kill9_restart_stop(sup: Supervisord, name: str, exe: str, works):
 def supervisor_run():
     made = []
 
-    def make(d, programs):
-        s = Supervisord(d, programs)
+    def make(d, programs, core="supervisord"):
+        s = Supervisord(d, programs, core)
         made.append(s)
         s.start()
         return s
     yield make
+    left = []
     for s in made:
-        s.shutdown()
-        assert not alive({p for p in s.seen if p[1]}), "processes left after shutdown"
+        s.shutdown()        # kills whatever it saw that is still alive, by pid
+        left += alive({p for p in s.seen if p[1]})
+    assert not left, "processes survived SIGKILL"
 
 
 def nginx_conf(d, port):
@@ -195,3 +199,19 @@ esac
     sup = supervisor_run(tmp_path, out)
     kill9_restart_stop(sup, "cachething", "memcached",
                        lambda: tcp_says(port, b"stats\r\n", b"STAT pid"))
+
+
+@pytest.mark.xfail(reason="wrapctl daemon does not expand recipe= yet and leaves the workers "
+                          "of a SIGKILLed nginx master running (core, issue 2)", strict=False)
+def test_nginx_adopted_runs_under_wrapctl_daemon(tmp_path, supervisor_run):
+    need("/etc/init.d/nginx")
+    need("/usr/sbin/nginx")
+    port = free_port()
+    conf = nginx_conf(tmp_path, port)
+    defaults = tmp_path / "default-nginx"
+    defaults.write_text(f'DAEMON_OPTS="-c {conf}"\n')
+    out = wrapctl("adopt", "/etc/init.d/nginx", "--defaults", str(defaults),
+                  "--format", "wrapctl").stdout
+    assert "recipe=nginx" in out
+    sup = supervisor_run(tmp_path, out, core="wrapctl")
+    kill9_restart_stop(sup, "nginx", "nginx", lambda: http_ok(port))
