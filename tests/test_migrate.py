@@ -40,7 +40,7 @@ def test_migrate_writes_programs_include_and_report(tmp_path):
     files = sorted(os.listdir(out / "programs"))
     assert files == sorted(f"{n}.conf" for n in (
         "appsvc", "dbsafe", "frontproxy", "kvstore", "lsbdaemon", "metricsd",
-        "pgclusters-15-main", "vpn-backup", "webserver"))
+        "pgclusters-15-main", "servlet", "vpn-backup", "webserver"))
     inc = (out / "include.conf").read_text()
     assert f"files = {out}/programs/*.conf" in inc
     report = (out / "report.txt").read_text()
@@ -79,7 +79,7 @@ def test_supervisord_output_loads_in_supervisor(tmp_path):
         text = f.read_text()
         assert "depends_on" not in text
         # supervisord resolves user= when it parses; these users do not exist here
-        f.write_text(re.sub(r"^user=(app|metrics|mysql)$", "user=root", text, flags=re.M))
+        f.write_text(re.sub(r"^user=(app|metrics|mysql|tomcat)$", "user=root", text, flags=re.M))
     conf = tmp_path / "supervisord.conf"
     conf.write_text(f"[supervisord]\nlogfile={tmp_path}/s.log\npidfile={tmp_path}/s.pid\n\n"
                     + (out / "include.conf").read_text())
