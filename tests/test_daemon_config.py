@@ -257,3 +257,18 @@ def test_reread_of_a_bad_config_changes_nothing(wrapctld, kind):
     if kind == "wrapctl":
         assert "startsecs" in r.stdout + r.stderr and "Traceback" not in r.stdout + r.stderr
     assert pids(d) == before
+
+
+def test_update_of_numprocs_adds_and_removes_only_the_difference(wrapctld):
+    prog = ("[program:w]\ncommand=sleep 1000\nstartsecs=0\nprocess_name=w%(process_num)s\n"
+            "numprocs={}\n")
+    d = wrapctld(prog.format(2))
+    before = running(d, "w:w0", "w:w1")
+    d.write(prog.format(3))
+    assert d.wrapctl("update").returncode == 0
+    after = running(d, "w:w0", "w:w1", "w:w2")
+    assert {n: after[n] for n in before} == before
+    d.write(prog.format(1))
+    assert d.wrapctl("update").returncode == 0
+    assert pids(d) == {"w0": before["w:w0"]}
+    assert not alive(after["w:w1"]) and not alive(after["w:w2"])

@@ -121,3 +121,24 @@ def test_usr2_reopens_child_and_main_logs(wrapctld, kind, tmp_path):
     wait_for(lambda: "stopped: t" in d.mainlog_text(), what="stop line in the new main log")
     assert "stopped: t" not in read_text(d.mainlog + ".old")
     assert "spawned: 't'" in read_text(d.mainlog + ".old")
+
+
+def test_main_log_rotates(kind, tmp_path):
+    from harness import BASE_INI, LOGLINE, Daemon
+    d = Daemon(kind, tmp_path)
+    base = BASE_INI.format(sock=d.sock).replace(
+        "loglevel=info", "loglevel=info\nlogfile_maxbytes=1KB\nlogfile_backups=2")
+    # Programs that exit soon and are restarted: a stream of main-log lines.
+    try:
+        d.start(base + "".join(f"[program:t{n}]\ncommand=sleep 0.05\nstartsecs=0\n"
+                               "autorestart=true\n" for n in range(4)), base=False)
+        wait_for(lambda: os.path.exists(d.mainlog + ".2"), what="second main-log backup")
+        d.rpc().stopAllProcesses()
+    finally:
+        d.stop()
+    texts, nums = generations(d.mainlog)
+    assert nums == [2, 1]
+    for text in texts:
+        assert all(LOGLINE.match(line) for line in text.splitlines()), text
+    if kind == "wrapctl":
+        assert all(len(t) <= 1024 for t in texts[:-1])
