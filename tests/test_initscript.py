@@ -6,7 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wrapctl.initscript import ScriptError, parse_lsb, parse_ssd, read_script
+from wrapctl.initscript import ScriptError, parse_lsb, read_script
+from wrapctl.launch import parse_ssd
 from wrapctl.shellwords import UNRESOLVED, Expander, split_commands
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+from wrapctl.launch import WRAPPERS, Launch, parse_ssd, ssd_options
 from wrapctl.shellwords import (UNRESOLVED, Command, Expander, assignment, logical_lines,
                                 resolved, split_commands)
 
@@ -19,12 +20,6 @@ LSB_KEYS = ("Provides", "Required-Start", "Required-Stop", "Should-Start", "Shou
             "X-Start-Before", "X-Stop-After", "Default-Start", "Default-Stop",
             "Short-Description", "Description", "X-Interactive")
 
-# Wrappers whose own start verb forks the real daemon.
-WRAPPERS = {"apache2ctl", "apachectl", "pg_ctlcluster", "pg_ctl", "catalina.sh", "startup.sh",
-            "mysqld_safe", "mariadbd-safe", "mysqld_multi", "authdaemond", "postfix",
-            "rabbitmq-server", "ovs-ctl", "supervisorctl", "jsvc", "elasticsearch"}
-# Commands that start-stop-daemon could run but that are shells or interpreters.
-INTERPRETERS = {"sh", "bash", "dash", "python", "python3", "perl", "ruby", "java", "env", "node"}
 # Commands that never are the daemon in a start action.
 NOT_DAEMONS = {
     "echo", "printf", "log_daemon_msg", "log_end_msg", "log_action_msg", "log_success_msg",
@@ -45,56 +40,6 @@ NOT_DAEMONS = {
     "ip", "ifconfig", "route", "loadkeys", "setupcon", "kbd_mode", "consolechars", "setfont",
     "swapon", "swapoff", "fsck", "hostname", "dmesg", "alsactl", "sed", "seq",
 }
-
-_SSD_LONG = {
-    "-S": "--start", "-K": "--stop", "-T": "--status", "-x": "--exec", "-a": "--startas",
-    "-p": "--pidfile", "-c": "--chuid", "-u": "--user", "-g": "--group", "-d": "--chdir",
-    "-b": "--background", "-m": "--make-pidfile", "-n": "--name", "-N": "--nicelevel",
-    "-k": "--umask", "-r": "--chroot", "-o": "--oknodo", "-q": "--quiet", "-v": "--verbose",
-    "-t": "--test", "-R": "--retry", "-s": "--signal", "-P": "--procsched", "-I": "--iosched",
-    "-C": "--no-close", "-O": "--output", "-H": "--help",
-}
-_SSD_FLAGS = {"--start", "--stop", "--status", "--background", "--make-pidfile", "--oknodo",
-              "--quiet", "--verbose", "--test", "--no-close", "--remove-pidfile", "--help"}
-_SSD_VALUE = {"--exec", "--startas", "--pidfile", "--chuid", "--user", "--group", "--chdir",
-              "--name", "--nicelevel", "--umask", "--chroot", "--retry", "--signal",
-              "--procsched", "--iosched", "--output", "--notify-await", "--notify-timeout",
-              "--ppid"}
-_SSD_ALL = _SSD_FLAGS | _SSD_VALUE
-
-
-@dataclass
-class Launch:
-    """How the start action launches the daemon."""
-    style: str                      # start-stop-daemon | init-d-script | start_daemon | daemon | wrapper | direct
-    line: int = 0
-    exec: str = ""                  # --exec: the binary the process will be
-    startas: str = ""               # what is run (defaults to exec)
-    args: list[str] = field(default_factory=list)
-    pidfile: str = ""
-    user: str = ""
-    group: str = ""
-    chdir: str = ""
-    chroot: str = ""
-    umask: str = ""
-    nice: str = ""
-    name: str = ""
-    background: bool = False        # start-stop-daemon --background or "cmd &": no self-fork
-    make_pidfile: bool = False
-    wrapper: str = ""
-
-    @property
-    def program(self) -> str:
-        return self.startas or self.exec
-
-    @property
-    def daemon(self) -> str:
-        """The daemon binary: --exec when the start command is an interpreter or wrapper."""
-        run = os.path.basename(self.startas) if self.startas else ""
-        if self.exec and (not self.startas or run in INTERPRETERS):
-            return self.exec
-        return self.startas or self.exec
-
 
 @dataclass
 class ScriptInfo:
@@ -423,11 +368,6 @@ class _Reader:
             if cmd.context.get("substituted"):
                 cmd.context["env"] = dict(self.env)
                 continue
-            k = 0
-            while k < len(words) - 1 and assignment(words[k]):
-                k += 1
-            if k and k < len(words) and not assignment(words[k]):
-                words = words[k:]       # VAR=x cmd: the assignment is the command's alone
             head = words[0]
             if head in ("export", "readonly", "local", "declare", "typeset"):
                 for w in words[1:]:
@@ -438,15 +378,7 @@ class _Reader:
                         self.info.exported[w] = self.env.get(w, "")
                 cmd.context["env"] = dict(self.env)
                 continue
-            i = 0
-            while i < len(words):
-                a = assignment(words[i])
-                if not a:
-                    break
-                if i == len(words) - 1 or not assignment(words[-1]) and i + 1 == len(words):
-                    pass
-                i += 1
-            if i == len(words):
+            if all(assignment(w) for w in words):
                 for w in words:
                     self.assign(assignment(w), cmd)
             elif head in (".", "source") and len(words) >= 2:
@@ -757,7 +689,7 @@ class _Reader:
                 continue
             if not any(w in ("--stop", "-K") for w in words):
                 continue
-            opts = _ssd_options(words[1:])
+            opts = ssd_options(words[1:])
             sig = opts.get("--signal", "")
             retry = opts.get("--retry", "")
             where = branch + " " + func
@@ -923,118 +855,6 @@ def _signame(s: str) -> str:
         except ValueError:
             return s
     return s[3:] if s.startswith("SIG") else s
-
-
-def _ssd_options(words: list[str]) -> dict[str, str]:
-    opts: dict[str, str] = {}
-    i = 0
-    while i < len(words):
-        w = words[i]
-        if w == "--":
-            opts["--"] = " ".join(words[i + 1:])
-            break
-        if w.startswith("--") and "=" in w:
-            k, v = w.split("=", 1)
-            opts[k] = v
-            i += 1
-            continue
-        if w.startswith("-") and not w.startswith("--") and len(w) > 2 and w[:2] in _SSD_LONG \
-                and _SSD_LONG[w[:2]] in _SSD_VALUE:
-            opts[_SSD_LONG[w[:2]]] = w[2:]
-            i += 1
-            continue
-        k = _SSD_LONG.get(w, w)
-        if k in _SSD_VALUE and i + 1 < len(words):
-            opts[k] = words[i + 1]
-            i += 2
-            continue
-        opts[k] = "1"
-        i += 1
-    return opts
-
-
-def parse_ssd(words: list[str]) -> Optional[Launch]:
-    """A start-stop-daemon --start call (arguments after the command name)."""
-    la = Launch(style="start-stop-daemon")
-    start = test = False
-    i = 0
-    while i < len(words):
-        w = words[i]
-        if w == "--":
-            la.args = words[i + 1:]
-            break
-        if w.startswith("--") and "=" in w:
-            k, v = w.split("=", 1)
-        elif (w.startswith("-") and not w.startswith("--") and len(w) > 2
-              and w[:2] in _SSD_LONG and _SSD_LONG[w[:2]] in _SSD_VALUE):
-            k, v = _SSD_LONG[w[:2]], w[2:]
-        elif w.startswith("-") and not w.startswith("--") and len(w) > 2 \
-                and all(("-" + ch) in _SSD_LONG for ch in w[1:]):
-            # bundled short flags: -oqS
-            for ch in w[1:]:
-                k = _SSD_LONG["-" + ch]
-                start |= k == "--start"
-                test |= k == "--test"
-                la.background |= k == "--background"
-                la.make_pidfile |= k == "--make-pidfile"
-            i += 1
-            continue
-        else:
-            k = _SSD_LONG.get(w, w)
-            v = None
-            if k in _SSD_VALUE:
-                if i + 1 >= len(words):
-                    break
-                nxt = words[i + 1]
-                if nxt.startswith("--") and (nxt == "--" or nxt.split("=")[0] in _SSD_ALL):
-                    # an empty variable left the option without its value
-                    i += 1
-                    continue
-                v = nxt
-                i += 1
-        i += 1
-        if k == "--start":
-            start = True
-        elif k in ("--stop", "--status"):
-            return None
-        elif k == "--test":
-            test = True
-        elif k == "--exec":
-            la.exec = v or ""
-        elif k == "--startas":
-            la.startas = v or ""
-        elif k == "--pidfile":
-            la.pidfile = v or ""
-        elif k in ("--chuid", "--user") and v:
-            u, _, g = v.partition(":")
-            if k == "--chuid" or not la.user:
-                la.user = u
-            if g:
-                la.group = g
-        elif k == "--group":
-            la.group = v or ""
-        elif k == "--chdir":
-            la.chdir = v or ""
-        elif k == "--chroot":
-            la.chroot = v or ""
-        elif k == "--umask":
-            la.umask = v or ""
-        elif k == "--nicelevel":
-            la.nice = v or ""
-        elif k == "--name":
-            la.name = v or ""
-        elif k == "--background":
-            la.background = True
-        elif k == "--make-pidfile":
-            la.make_pidfile = True
-    if not start or test:
-        return None
-    if not (la.exec or la.startas):
-        la.exec = UNRESOLVED        # a start whose program comes from a file we cannot read
-    base = os.path.basename(la.program)
-    if base in WRAPPERS:
-        la.wrapper = base
-    return la
 
 
 def read_script(path: str, *, root: str = "/", defaults: Optional[str] = None,
