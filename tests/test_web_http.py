@@ -218,17 +218,20 @@ def test_actions_per_process_group_and_all(web):
     # a refusal is a result, as the API's fault
     results = json.loads(web.act({"action": "stop", "target": "echo"}, token)[1])["results"]
     assert results == [{"name": "echo", "ok": False, "message": "NOT_RUNNING: echo"}]
-    web.act({"action": "start", "target": "*"}, token)
-    for n in ("echo", "pair:one", "pair:two"):
-        web.d.wait_state(n, "RUNNING")
 
     log = web.d.info("echo")["stdout_logfile"]
-    wait_for(lambda: os.path.getsize(log) > 0, DEADLINE, "echo's output")
+    with open(log, "ab") as f:
+        f.write(b"old output\n")
     assert json.loads(web.act({"action": "clear", "target": "echo"}, token)[1])["results"][0]["ok"]
     assert os.path.getsize(log) == 0
     results = json.loads(web.act({"action": "clear", "target": "pair:*"}, token)[1])["results"]
     assert [r["ok"] for r in results] == [True, True]
 
+    web.act({"action": "start", "target": "*"}, token)
+    for n in ("echo", "pair:one", "pair:two"):
+        web.d.wait_state(n, "RUNNING")
+    # echo has its HUP handler once it says ready
+    wait_for(lambda: b"ready" in open(log, "rb").read(), DEADLINE, "echo ready")
     results = json.loads(web.act({"action": "signal", "target": "echo", "signal": "HUP"},
                                  token)[1])["results"]
     assert results[0]["ok"]
