@@ -62,7 +62,8 @@ def test_every_bundled_recipe_is_complete(book):
         assert words and "{" not in opts["command"] or r.instances, name
         assert signal_number(opts["stopsignal"]), name
         if r.mode == "shim":
-            assert opts["command"].startswith("wrapctl-shim --pidfile "), name
+            assert opts["command"].startswith("wrapctl-shim --"), name
+            assert ("--pidfile " in opts["command"]) != ("--exe " in opts["command"]), name
 
 
 def test_foreground_flags_of_the_three_installed_daemons(book):
@@ -92,8 +93,8 @@ def write(d, name, text):
     (lambda t: t + "[run.extra]\n", "run.extra", "unknown key"),
     (lambda t: t.replace("[stop]", "[stop]\nkill_group = 1"), "stop.kill_group",
      "must be a boolean"),
-    (lambda t: t.replace('mode = "foreground"', 'mode = "shim"'), "run.pidfile",
-     "needs the daemon's pidfile"),
+    (lambda t: t.replace('mode = "foreground"', 'mode = "shim"').replace("{daemon} ", ""),
+     "run.command", "must start {daemon}"),
     (lambda t: t + "[[", "", "not valid TOML"),
 ])
 def test_validation_names_file_and_key(tmp_path, mutate, key, reason):
@@ -140,8 +141,8 @@ def test_resolve_program_explicit_options_win(book):
     assert "recipe" not in r
     r = resolve_program("redis", {"command": "/opt/redis/bin/redis-server x.conf"}, book)
     assert r["command"] == "/opt/redis/bin/redis-server x.conf" and r["user"] == "redis"
-    shim = resolve_program("arpwatch", {}, book)
-    assert shim["pidfile"] == "/run/arpwatch.pid"
+    shim = resolve_program("courier-authdaemon", {}, book)
+    assert shim["pidfile"] == "/run/courier/authdaemon/pid"
     assert not shim["command"].startswith("wrapctl-shim")
     with pytest.raises(KeyError):
         resolve_program("no-such-daemon", {}, book)

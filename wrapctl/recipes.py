@@ -258,8 +258,6 @@ def _validate(file: str, data: dict, bundled: bool) -> Recipe:
             raise RecipeError(file, dotted, f"not a signal: {value!r}")
     if stop.get("timeout", 1) <= 0:
         raise RecipeError(file, "stop.timeout", "must be > 0")
-    if run["mode"] == "shim" and not run.get("pidfile"):
-        raise RecipeError(file, "run.pidfile", "a shim recipe needs the daemon's pidfile")
     inst_name = run.get("instance_name", "stem")
     if inst_name not in _INSTANCE_NAMES:
         raise RecipeError(file, "run.instance_name", f"must be one of {', '.join(_INSTANCE_NAMES)}")
@@ -437,6 +435,7 @@ def program_options(r: Recipe, *, daemon: str = "", args: Optional[list[str]] = 
         # so stopsignal stays TERM for the shim process.
         opts["command"] = shim_command(
             shlex.split(cmd), pidfile=pid, signals=recipe_signals(r),
+            exe="" if pid else os.path.basename(r.daemon),
             stop_command=r.render(r.stop_command, **ctx) if r.stop_command else "",
             reload_command=r.render(r.reload_command, **ctx) if r.reload_command else "",
             stop_timeout=r.stop_timeout)
@@ -496,7 +495,8 @@ def resolve_program(recipe_name: str, options: dict[str, str],
         merged["command"] = r.render(r.command)
         merged["stopsignal"] = r.stop_signal
         merged["stopwaitsecs"] = str(r.stop_timeout)
-        merged["pidfile"] = r.pidfile
+        if r.pidfile:
+            merged["pidfile"] = r.pidfile
     else:
         merged = program_options(r, subreaper=True)
     for k, v in options.items():
