@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 
-from . import identity, inotify, pidfile, procfs, reaper
+from . import decide, identity, inotify, pidfile, procfs, reaper
 from . import status as st
 from .loop import Loop
 from .options import FORWARDED, HELP, Help, Options, UsageError, parse
@@ -152,40 +152,22 @@ class Shim:
             self.check_pidfile(final)
 
     def check_pidfile(self, final):
-        """Adopt the pid in the pidfile if acceptable.
-
-        final: the file is complete (closed after writing, renamed into place, or COMMAND
-        has exited), so a refusal is definitive; otherwise only an acceptance counts.
-        """
+        """Adopt the pid in the pidfile if acceptable; refuse only when `final`."""
         self.collect()
         r = pidfile.read(self.o.pidfile, self.euid)
         fresh = r.stamp is not None and (self.pidfile_touched or r.stamp != self.stale_stamp)
-        if r.pid is None and r.refusal is None:
-            return
-        if not fresh:
-            # A leftover of an earlier run is ignored until rewritten, unless it happens to
-            # name a process that passes every identity check (then it cannot be stale).
-            if r.pid is not None and self.adopt(r.pid) is None:
-                return
-            self.last_refusal = (f"pidfile {self.o.pidfile} still holds "
-                                 f"{r.pid if r.pid else 'content'} from before the launch")
-            return
-        if r.refusal is not None:
-            reason = f"pidfile {self.o.pidfile} {r.refusal}"
-        else:
-            if r.pid in self.exited:
-                self.startup_failure = (r.pid, self.exited.pop(r.pid))
-                say(f"daemon pid {r.pid} (from {self.o.pidfile}) died during start-up: "
-                    f"{st.describe_wait_status(self.startup_failure[1])}")
-                self.die(self.startup_failure[1])
-                return
-            reason = self.adopt(r.pid)
-            if reason is None:
-                return
-            reason = f"pidfile {self.o.pidfile} {reason}"
-        self.last_refusal = reason
-        if final:
-            say(f"refused: {reason}")
+        kind, what = decide.on_pidfile(r, self.o.pidfile, fresh, final, self.exited,
+                                       self.adopt)
+        if kind == decide.WAIT:
+            self.last_refusal = what
+        elif kind == decide.DIED:
+            pid, status = what
+            self.exited.pop(pid, None)
+            say(f"daemon pid {pid} (from {self.o.pidfile}) died during start-up: "
+                f"{st.describe_wait_status(status)}")
+            self.die(status)
+        elif kind == decide.REFUSE:
+            say(f"refused: {what}")
             self.fail(st.REFUSED)
 
     def on_start_timeout(self):
@@ -195,9 +177,8 @@ class Shim:
         self.check_pidfile(final=True)
         if self.phase != "starting":
             return
-        why = f" ({self.last_refusal})" if self.last_refusal else (
-            f" (pidfile {self.o.pidfile} never appeared)")
-        say(f"no acceptable daemon pid after {self.o.start_timeout:g}s{why}")
+        why = self.last_refusal or f"pidfile {self.o.pidfile} never appeared"
+        say(f"no acceptable daemon pid after {self.o.start_timeout:g}s ({why})")
         self.fail(st.START_TIMEOUT)
 
     # -- identity ----------------------------------------------------------------------------
@@ -281,8 +262,6 @@ class Shim:
                 # Exited since the scan: its children may have been re-parented to us
                 # after the scan read them. Worth another look.
                 unsettled = True
-                continue
-            if self.o.exe and snap.name != self.o.exe:
                 continue
             out.append(snap)
         return out, unsettled
@@ -398,22 +377,23 @@ class Shim:
             # checks; its child is then the shim's, so look again (bounded: each retry
             # means a process of the tree has exited).
             for _ in range(8):
-                cands, unsettled = self.candidates()
-                if len(cands) > 1:
-                    listed = ", ".join(f"{c.pid} ({c.name})" for c in cands)
+                found, unsettled = self.candidates()
+                one, several = decide.pick(found, self.o.exe)
+                if several:
+                    listed = ", ".join(f"{c.pid} ({c.name})" for c in several)
                     say(f"several processes could be the daemon: {listed}; pick one with "
                         f"--exe or use --pidfile")
                     self.fail(st.AMBIGUOUS)
                     return
-                if not cands:
+                if one is None:
                     if unsettled:
                         self.collect()
                         continue
                     break
-                if self.adopt(cands[0].pid, quiet=True) is None:
-                    self.info(f"daemon is pid {cands[0].pid} ({cands[0].name})"
+                if self.adopt(one.pid, quiet=True) is None:
+                    self.info(f"daemon is pid {one.pid} ({one.name})"
                               if old == self.launcher else
-                              f"daemon moved from pid {old} to {cands[0].pid}")
+                              f"daemon moved from pid {old} to {one.pid}")
                     return
                 self.collect()
         if old != self.launcher or status != 0:

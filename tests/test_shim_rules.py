@@ -168,3 +168,36 @@ def test_loop_timers_fire_in_order_and_cancel():
     loop.call_later(0.03, loop.stop)
     loop.run()
     assert seen == ["a", "b"]
+
+
+def test_decide_on_pidfile():
+    from wrapctl.shims import decide
+    from wrapctl.shims.pidfile import Reading
+    ok = lambda pid: None
+    no = lambda pid: f"names pid {pid}, which is not running"
+    on = lambda r, fresh=True, final=True, exited=None, check=ok: decide.on_pidfile(
+        r, "/p", fresh, final, exited or {}, check)
+    stamp = (1, 2, 3, 4)
+    assert on(Reading()) == (decide.WAIT, "pidfile /p never appeared")
+    assert on(Reading(stamp=stamp)) == (decide.WAIT, "pidfile /p is empty")
+    assert on(Reading(pid=50, stamp=stamp)) == (decide.ADOPT, 50)
+    assert on(Reading(pid=50, stamp=stamp), fresh=False) == (decide.ADOPT, 50)
+    assert on(Reading(pid=50, stamp=stamp), fresh=False, check=no) == (
+        decide.WAIT, "pidfile /p still holds 50 from before the launch")
+    assert on(Reading(pid=50, stamp=stamp), check=no) == (
+        decide.REFUSE, "pidfile /p names pid 50, which is not running")
+    assert on(Reading(pid=50, stamp=stamp), final=False, check=no)[0] == decide.WAIT
+    assert on(Reading(pid=50, stamp=stamp), exited={50: 256}) == (decide.DIED, (50, 256))
+    bad = Reading(refusal=Refusal("holds garbage 'x', not a pid"), stamp=stamp)
+    assert on(bad) == (decide.REFUSE, "pidfile /p holds garbage 'x', not a pid")
+    assert on(bad, final=False)[0] == decide.WAIT
+
+
+def test_decide_pick():
+    from wrapctl.shims import decide
+    a, b = snap(pid=5, name="nginx"), snap(pid=6, name="sleep")
+    assert decide.pick([a]) == (a, [])
+    assert decide.pick([]) == (None, [])
+    assert decide.pick([a, b]) == (None, [a, b])
+    assert decide.pick([a, b], exe="sleep") == (b, [])
+    assert decide.pick([a, b], exe="httpd") == (None, [])
