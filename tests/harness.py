@@ -238,3 +238,18 @@ def log_seconds(stamp):
     """A main-log timestamp as seconds (for comparing intervals, never absolute times)."""
     import datetime
     return datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def kill_tree(pid):
+    """SIGKILL pid and every descendant (a killed wrapctl daemon leaves its fd holder)."""
+    import psutil
+    try:
+        p = psutil.Process(pid)
+        procs = p.children(recursive=True) + [p]
+    except psutil.Error:
+        return
+    for q in procs:
+        try:
+            q.kill()
+        except psutil.Error:
+            pass

@@ -10,7 +10,7 @@ import xmlrpc.client
 
 import pytest
 
-from harness import Daemon, alive, log_seconds, read_text, script, wait_for
+from harness import Daemon, alive, kill_tree, log_seconds, read_text, script, wait_for
 
 KINDS = ["wrapctl", "supervisord"]
 
@@ -245,5 +245,5 @@ def test_crash_looping_programs_do_not_starve_the_daemon(tmp_path):
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
-            proc.kill()
+            kill_tree(proc.pid)
             proc.wait()
