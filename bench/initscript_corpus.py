@@ -11,7 +11,8 @@ files under usr/share into CACHE/x/<deb name>/. Then:
 
     python bench/initscript_corpus.py --cache /tmp/initcorpus [--list]
 
-reports, over every script found: daemon vs oneshot counts, adopt decisions, crashes; and
+reports, over every script found: daemon vs oneshot counts, adopt decisions, crashes, and
+whether the binary each written program runs is shipped by a corpus package; and
 against bench/initscript_labels.tsv (hand-labelled): kind accuracy, daemon-path accuracy and
 pidfile accuracy (on the labelled scripts that state them), programs written for daemons, and
 whether a recipe was used wherever one matches the daemon.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -58,6 +60,33 @@ def fetch(cache: str, packages: list[str]) -> None:
         tar.wait()
 
 
+def shipped_files(cache: str) -> set[str]:
+    """Every path the corpus packages ship (from `dpkg-deb -c`, cached in CACHE/files.txt)."""
+    cached = os.path.join(cache, "files.txt")
+    if not os.path.exists(cached):
+        paths = []
+        for deb in sorted(glob.glob(os.path.join(cache, "debs", "*.deb"))):
+            out = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True).stdout
+            for line in out.splitlines():
+                name = line.split(None, 5)[-1].split(" -> ")[0].split(" link to ")[0]
+                paths.append(name[1:] if name.startswith("./") else name)
+        with open(cached, "w") as f:
+            f.write("\n".join(paths) + "\n")
+    with open(cached) as f:
+        return {ln.rstrip("/") for ln in f.read().splitlines()}
+
+
+def program_binary(command: str) -> str:
+    """The executable a program section runs: after a shim's `--`, after `sh -c '... exec`."""
+    words = shlex.split(command)
+    if words and words[0] == "wrapctl-shim" and "--" in words:
+        words = words[words.index("--") + 1:]
+    if words[:2] == ["/bin/sh", "-c"] and len(words) > 2:
+        inner = words[2].split("exec ", 1)[-1]
+        words = shlex.split(inner)
+    return words[0] if words else ""
+
+
 def load_labels() -> dict[str, tuple[str, str, str, str]]:
     """key -> (kind, daemon, pidfile, set); set is "tuned" or, after the held-out marker
     line, "held-out" (labelled after the reader's rules were written)."""
@@ -92,6 +121,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     labels = load_labels()
     if a.fetch is not None or a.fetch_labelled:
+        if os.path.exists(os.path.join(a.cache, "files.txt")):
+            os.unlink(os.path.join(a.cache, "files.txt"))
         pkgs = list(a.fetch or [])
         if a.fetch_labelled:
             pkgs += sorted({k.split("/")[0] for k in labels})
@@ -107,7 +138,9 @@ def main(argv=None) -> int:
     decisions: dict[str, int] = {}
     crashes = []
     score = {"kind": [0, 0], "daemon": [0, 0], "pidfile": [0, 0], "written": [0, 0],
-             "recipe": [0, 0]}
+             "binary": [0, 0], "recipe": [0, 0]}
+    files = shipped_files(a.cache)
+    unshipped: list[str] = []
     misses = []
     t0 = time.monotonic()
     for path in scripts:
@@ -127,6 +160,13 @@ def main(argv=None) -> int:
         if info.kind == "daemon":
             score["written"][1] += 1
             score["written"][0] += bool(ad.programs)
+            for prog in ad.programs:
+                binary = program_binary(prog.options["command"])
+                score["binary"][1] += 1
+                if binary in files or os.path.exists(binary):
+                    score["binary"][0] += 1
+                else:
+                    unshipped.append(f"{key_of(path)}: {binary}")
             exes = [os.path.basename(x) for x in (la.daemon, la.exec, la.startas) if x]
             if any(e in r.executables for r in book.recipes.values() for e in exes):
                 score["recipe"][1] += 1
@@ -165,6 +205,7 @@ def main(argv=None) -> int:
                        ("daemon", "daemon path (labelled, stated)"),
                        ("pidfile", "pidfile (labelled, stated)"),
                        ("written", "daemon scripts with a program written (all)"),
+                       ("binary", "programs whose binary is shipped (all)"),
                        ("recipe", "recipe used where one matches the daemon (all)")):
         ok, tot = score[name]
         pct = 100.0 * ok / tot if tot else 0.0
@@ -173,6 +214,10 @@ def main(argv=None) -> int:
             hok, htot = score[name + "@held-out"]
             line += f"   (held-out {hok}/{htot})"
         print(line)
+    if unshipped:
+        print("program binaries no corpus package ships:")
+        for u in unshipped:
+            print(f"  {u}")
     if misses:
         print("misses:")
         for m in misses:

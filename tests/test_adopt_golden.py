@@ -132,7 +132,7 @@ def test_explain_says_why(tmp_path):
     status, out, _ = run_adopt("frontproxy", "--explain")
     assert status == 0
     assert "decision: recipe (nginx)" in out
-    assert "executable 'nginx' matches recipe 'nginx'" in out
+    assert "executable 'nginx' match recipe 'nginx'" in out
     assert "defaults: root/etc/default/frontproxy" in out
     assert "[program:frontproxy]" in out
 

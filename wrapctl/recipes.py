@@ -360,16 +360,28 @@ class RecipeBook:
 
     def match(self, *, script: str = "", provides: Iterable[str] = (),
               executables: Iterable[str] = ()) -> tuple[Optional[Recipe], str]:
-        """Best recipe for an init script, and why. Executable beats script name beats Provides:
-        the binary started is the strongest evidence of what the service is."""
+        """Best recipe for an init script, and why. Evidence is weighted: the binary started
+        (4) over the script's name (2) over its LSB Provides (1); the highest total wins,
+        ties by name. mysqld_safe started by a script named mariadb is mariadb."""
         exes = [os.path.basename(e) for e in executables if e]
-        for kind, values, attr in (("executable", exes, "executables"),
-                                   ("script name", [script] if script else [], "scripts"),
-                                   ("LSB Provides", list(provides), "provides")):
-            for v in values:
-                for r in self.recipes.values():
-                    if v in getattr(r, attr):
-                        return r, f"{kind} {v!r} matches recipe {r.name!r} ({r.file})"
+        best: tuple[int, str] = (0, "")
+        why: dict[str, list[str]] = {}
+        for r in self.recipes.values():
+            score, reasons = 0, []
+            for kind, weight, values, attr in (
+                    ("executable", 4, exes, "executables"),
+                    ("script name", 2, [script] if script else [], "scripts"),
+                    ("LSB Provides", 1, list(provides), "provides")):
+                hit = next((v for v in values if v in getattr(r, attr)), None)
+                if hit:
+                    score += weight
+                    reasons.append(f"{kind} {hit!r}")
+            if score and (score > best[0] or score == best[0] and r.name < best[1]):
+                best = (score, r.name)
+            why[r.name] = reasons
+        if best[0]:
+            r = self.recipes[best[1]]
+            return r, f"{' and '.join(why[r.name])} match recipe {r.name!r} ({r.file})"
         return None, "no recipe matches " + ", ".join(
             f"{k} {v!r}" for k, v in (("script", script),) if v) + (
             f"; executables {exes}" if exes else "")
