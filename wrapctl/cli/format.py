@@ -282,3 +282,34 @@ def _parse_modifier(modifier: str) -> Optional[int]:
         return int(what)
     except ValueError:
         raise ValueError(f"Error: bad argument {modifier}") from None
+
+
+# supervisorctl's usage lines, printed after a wrong argument count.
+HELP = {
+    "start": ["start <name>\t\tStart a process",
+              "start <gname>:*\t\tStart all processes in a group",
+              "start <name> <name>\tStart multiple processes or groups",
+              "start all\t\tStart all processes"],
+    "stop": ["stop <name>\t\tStop a process",
+             "stop <gname>:*\t\tStop all processes in a group",
+             "stop <name> <name>\tStop multiple processes or groups",
+             "stop all\t\tStop all processes"],
+    "restart": ["restart <name>\t\tRestart a process",
+                "restart <gname>:*\tRestart all processes in a group",
+                "restart <name> <name>\tRestart multiple processes or groups",
+                "restart all\t\tRestart all processes",
+                "Note: restart does not reread config files. For that, see reread and "
+                "update."],
+    "signal": ["signal <signal name> <name>\t\tSignal a process",
+               "signal <signal name> <gname>:*\t\tSignal all processes in a group",
+               "signal <signal name> <name> <name>\tSignal multiple processes or groups",
+               "signal <signal name> all\t\tSignal all processes"],
+    "clear": ["clear <name>\t\tClear a process' log files.",
+              "clear <name> <name>\tClear multiple process' log files",
+              "clear all\t\tClear all process' log files"],
+    "version": ["version\t\t\tShow the version of the remote supervisord process"],
+    "avail": ["avail\t\t\tDisplay all configured processes"],
+    "reread": ["reread \t\t\tReload the daemon's configuration files without add/remove"],
+    "reload": ["reload \t\tRestart the remote supervisord."],
+    "shutdown": ["shutdown \tShut the remote supervisord down."],
+}

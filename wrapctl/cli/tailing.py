@@ -12,7 +12,7 @@ import xmlrpc.client
 import click
 
 from wrapctl.cli import format as fmt
-from wrapctl.cli.control import ConnectionFailed, _classify, control_command, rpc_client
+from wrapctl.cli.session import ConnectionFailed, classify, control_command, rpc_client
 from wrapctl.cli.format import Exit, Faults
 
 TAIL_HELP = ["tail [-f] <name> [stdout|stderr] (default stdout)",
@@ -50,7 +50,7 @@ def _stream(ctl, path: str, lock=None) -> None:
             except StopIteration:
                 return
             except (OSError, client.ClientError) as e:
-                raise _classify(ctl.url, e) from None
+                raise classify(ctl.url, e) from None
             _write_raw(chunk, lock)     # a closed stdout is not a connection error
     finally:
         chunks.close()
