@@ -8,9 +8,11 @@ pidfd on the shim (median of --runs). Idle wakeups: growth of the shim's context
 idle shim. Start-up: wall time of `wrapctl-shim -- true` minus that of `true`, median of
 --starts. supervisord's pidproxy, idling on a foreground `sleep`, is measured alongside.
 
-Each shim figure is taken twice: as installed here (editable install: its import finder
-and other .pth files run at every interpreter start), and as a plain install would run it
-(a copy of the package, `python -S`: no site processing; the shim needs only the stdlib).
+Each shim figure is taken three ways: as installed here (editable install: its import
+finder and other .pth files run at every interpreter start; where PYTHONDONTWRITEBYTECODE
+is set, the shim is compiled from source each time), as a plain install runs it (a copy of
+the package with its .pyc, found first on PYTHONPATH), and the same with `python -S` (no
+site processing at all; the shim needs only the stdlib).
 """
 import argparse
 import compileall
@@ -136,6 +138,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         plain_env = dict(os.environ, PYTHONPATH=plain_copy(tmp))
         flavours = [Flavour("as installed here", [PY, "-m", "wrapctl.shims.main"]),
+                    Flavour("plain install", [PY, "-m", "wrapctl.shims.main"], plain_env),
                     Flavour("plain install, python -S",
                             [PY, "-S", "-m", "wrapctl.shims.main"], plain_env)]
         idles = idle(flavours, a.idle, tmp)
