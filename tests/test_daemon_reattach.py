@@ -124,3 +124,18 @@ def test_planned_restart_keeps_unchanged_programs(wrapctld):
     wait_for(lambda: open(d.mainlog).read().count("restarted with the re-read") == 2,
              what="API restart done")
     assert d.info("a")["pid"] == a
+
+
+def test_restart_that_cannot_serve_keeps_the_old_socket(wrapctld):
+    d = wrapctld("[program:a]\ncommand=sleep 1000\nstartsecs=0\n")
+    a = d.wait_state("a", "RUNNING")["pid"]
+    text = open(d.conf).read().replace(f"file={d.sock}", "file=/nonexistent/dir/s.sock", 1)
+    with open(d.conf, "w") as f:
+        f.write(text)
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "serving the previous one's sockets" in open(d.mainlog).read(),
+             what="fallback")
+    wait_for(lambda: d.rpc().getState()["statename"] == "RUNNING", what="API back")
+    assert d.info("a")["pid"] == a
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(timeout=30) == 0

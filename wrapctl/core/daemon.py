@@ -17,7 +17,7 @@ import sys
 from typing import Optional
 
 from wrapctl import config as configmod
-from wrapctl.config.records import Config
+from wrapctl.config.records import Config, replace
 from wrapctl.core.bus import Bus
 from wrapctl.core.logs import MainLog
 from wrapctl.core.states import STOPPED_STATES, SupervisorState
@@ -143,18 +143,23 @@ class Daemon:
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.supervisor: Optional[Supervisor] = None
         self.http = None
+        self._reload_task: Optional[asyncio.Task] = None
         self.exit_status = 0
 
     # ---- requests from signals and the API -------------------------------------------
     def request(self, mood: SupervisorState) -> None:
-        """Shutdown or restart, after the current RPC response has gone out."""
-        if self.mood < SupervisorState.RUNNING:
+        """Shutdown or restart, after the current RPC response has gone out. A shutdown
+        may interrupt a restart in progress; nothing interrupts a shutdown."""
+        if self.mood == SupervisorState.SHUTDOWN or (
+                self.mood == SupervisorState.RESTARTING and mood == SupervisorState.RESTARTING):
             return
         self.mood = mood
         if mood == SupervisorState.SHUTDOWN:
+            if self._reload_task is not None:
+                self._reload_task.cancel()
             self.loop.call_soon(self._begin_stop)
         else:
-            self.loop.create_task(self._reload())
+            self._reload_task = self.loop.create_task(self._reload())
 
     def _begin_stop(self) -> None:
         self.logger.info("shutdown requested: stopping all processes")
@@ -172,8 +177,30 @@ class Daemon:
             self.mood = SupervisorState.RUNNING
             return
         self.pending_config = new
-        await self._stop_serving()
-        await self.apply_update([])
+        previous = self.config
+        try:
+            await self._stop_serving()
+            await self.apply_update([])
+            self._reopen_main_log(new)
+            self.supervisor.serverurl = serverurl_for(new)
+            await self._serve()
+        except Exception as e:
+            # Never left without control: serve the previous configuration's sockets.
+            self.logger.critical(f"restart: cannot serve the new configuration ({e}); "
+                                 "serving the previous one's sockets")
+            self.config = replace(self.config, unix_server=previous.unix_server,
+                                  inet_server=previous.inet_server)
+            try:
+                await self._serve()
+            except Exception as e2:
+                self.logger.critical(f"restart: cannot serve at all ({e2}): shutting down")
+                self.mood = SupervisorState.RUNNING
+                self.request(SupervisorState.SHUTDOWN)
+                return
+        self.mood = SupervisorState.RUNNING
+        self.logger.info("restarted with the re-read configuration")
+
+    def _reopen_main_log(self, new: Config) -> None:
         d = new.daemon
         old = self.logger
         self.logger = MainLog(d.logfile, d.logfile_maxbytes, d.logfile_backups, d.loglevel,
@@ -181,10 +208,6 @@ class Daemon:
         self.logger.listeners = old.listeners
         self.supervisor.logger = self.logger
         old.close()
-        self.supervisor.serverurl = serverurl_for(new)
-        await self._serve()
-        self.mood = SupervisorState.RUNNING
-        self.logger.info("restarted with the re-read configuration")
 
     def reread(self) -> Config:
         new = configmod.load(self.config.path)
@@ -305,7 +328,13 @@ class Daemon:
         self.supervisor = Supervisor(self.config, self.loop, self.logger,
                                      serverurl_for(self.config), bus=self.bus)
         self.supervisor.keeper = keeper
-        await self._serve()
+        try:
+            await self._serve()
+        except BaseException:
+            if keeper is not None:
+                # Keep the holder only if it holds a previous core's pipes.
+                keeper.close(stop_holder=not (records or held))
+            raise
         self.supervisor.start(records, held)
         self.bus.supervisor_state("RUNNING")
         watcher = self._autoreload()

@@ -220,6 +220,8 @@ class Supervisor:
 
     def start_when_ready(self, proc: Process, auto: bool) -> bool:
         """Start now if every dependency is RUNNING, else wait for them (True: started)."""
+        if auto and self.state == SupervisorState.SHUTDOWN:
+            return False
         if not self.unmet(proc):
             self.waiting.pop(self.key(proc), None)
             proc.autostart() if auto else proc.start()
