@@ -102,3 +102,29 @@ def test_unwritable_out_exit_2(tmp_path):
     blocker.write_text("x")
     p = migrate(blocker / "sub")
     assert p.returncode == 2 and "Traceback" not in p.stderr
+
+
+def test_facilities_order_after_their_providers(tmp_path):
+    src = tmp_path / "initd"
+    src.mkdir()
+    (src / "frontproxy").write_text(open(os.path.join(SCRIPTS, "frontproxy")).read())
+    (src / "rsyslog").write_text("""#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          rsyslog
+# Required-Start:    $remote_fs $time
+# Default-Start:     2 3 4 5
+### END INIT INFO
+case "$1" in
+  start) start-stop-daemon --start --pidfile /run/rsyslogd.pid --exec /usr/sbin/rsyslogd ;;
+  stop) start-stop-daemon --stop --pidfile /run/rsyslogd.pid ;;
+esac
+""")
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "wrapctl", "migrate", str(src), "--out", str(out),
+                        "--format", "wrapctl"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    front = (out / "programs" / "frontproxy.conf").read_text()
+    syslog = (out / "programs" / "rsyslog.conf").read_text()
+    assert "depends_on=rsyslog" in front           # Required-Start: $syslog
+    assert "priority=110" in front and "priority=100" in syslog
+    assert "rsyslogd -n -iNONE" in syslog

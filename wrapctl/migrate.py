@@ -21,6 +21,15 @@ SKIP_NAMES = {"README", "skeleton", "rc", "rcS", ".depend.boot", ".depend.start"
               ".depend.stop", ".legacy-bootordering", "functions"}
 SKIP_SUFFIXES = (".dpkg-old", ".dpkg-new", ".dpkg-dist", ".dpkg-bak", ".ucf-old", ".ucf-new",
                  ".ucf-dist", ".orig", ".rej", "~", ".bak", ".swp")
+# insserv's virtual facilities (/etc/insserv.conf) that a migrated service can provide.
+# $local_fs, $remote_fs, $network are the machine's own: nothing to order against.
+FACILITIES = {
+    "$syslog": ("rsyslog", "syslog-ng", "sysklogd", "inetutils-syslogd", "busybox-syslogd"),
+    "$named": ("bind9", "named", "unbound", "dnsmasq", "pdns-recursor", "nsd", "knot"),
+    "$time": ("ntp", "ntpsec", "chrony", "openntpd"),
+    "$portmap": ("rpcbind", "portmap"),
+    "$mail-transport-agent": ("postfix", "exim4", "sendmail", "opensmtpd", "nullmailer"),
+}
 BASE_PRIORITY = 100
 STEP = 10
 
@@ -117,8 +126,12 @@ def _start_order(adoptions: dict[str, Adoption]) -> tuple[dict[str, int], dict[s
         wanted = ad.info.lsb_list("Required-Start") + ad.info.lsb_list("Should-Start")
         for p in ad.programs:
             d: list[str] = []
+            names: list[str] = []
             for w in wanted:
-                for target in provider.get(w.lstrip("+"), []):
+                w = w.lstrip("+")
+                names += list(FACILITIES.get(w, (w,)))
+            for w in names:
+                for target in provider.get(w, []):
                     if target != p.name and target not in d and not target.startswith(
                             p.name + "-"):
                         d.append(target)
