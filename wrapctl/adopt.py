@@ -181,9 +181,9 @@ def _with_recipe(ad: Adoption, r: Recipe, base: str, root: str) -> None:
                 wc[k] = v
         if r.mode == "shim":
             # Under `wrapctl daemon` the core adopts the forking daemon itself.
-            wc["command"] = r.render(r.command, daemon=daemon, args=a,
-                                     pidfile=la.pidfile or r.pidfile,
-                                     instance=inst.get("instance", ""), conf=conf)
+            wc["command"] = r.render(r.command, **ctx)
+            if ctx["pidfile"] or r.pidfile:
+                wc["pidfile"] = ctx["pidfile"] or r.pidfile
             for k in ("stopsignal", "stopwaitsecs"):
                 wc.pop(k, None)
         ad.programs.append(Program(name=pname, options=opts, wrapctl=wc,
