@@ -5,9 +5,12 @@ import os
 import signal
 import time
 
+import xmlrpc.client
+
 import psutil
 
 from harness import alive, py, wait_for
+from wrapctl.rpc.client import ClientError
 
 N = 50
 WRITERS = 10
@@ -23,6 +26,15 @@ def programs():
         out.append(f"[program:p{i:02d}]\ncommand={cmd}\nstartsecs=0\nautorestart=true\n"
                    "stdout_logfile_maxbytes=0\n")
     return "".join(out)
+
+
+def api_running(d):
+    """True once the daemon answers as RUNNING (during a restart it answers SHUTDOWN_STATE
+    faults, and between its sockets it may refuse connections)."""
+    try:
+        return d.rpc().getState()["statename"] == "RUNNING"
+    except (OSError, ClientError, xmlrpc.client.Fault):
+        return False
 
 
 def snapshot(d):
@@ -117,12 +129,14 @@ def test_planned_restart_keeps_unchanged_programs(wrapctld):
     d.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "restarted with the re-read configuration" in open(d.mainlog).read(),
              what="restart done")
+    wait_for(lambda: api_running(d), what="API back")
     d.wait_state("c", "RUNNING")
     assert d.info("a")["pid"] == a
     assert d.info("b")["pid"] not in (0, b)
     assert d.rpc().restart() is True
     wait_for(lambda: open(d.mainlog).read().count("restarted with the re-read") == 2,
              what="API restart done")
+    wait_for(lambda: api_running(d), what="API back")
     assert d.info("a")["pid"] == a
 
 
@@ -135,7 +149,7 @@ def test_restart_that_cannot_serve_keeps_the_old_socket(wrapctld):
     d.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "serving the previous one's sockets" in open(d.mainlog).read(),
              what="fallback")
-    wait_for(lambda: d.rpc().getState()["statename"] == "RUNNING", what="API back")
+    wait_for(lambda: api_running(d), what="API back")
     assert d.info("a")["pid"] == a
     d.proc.send_signal(signal.SIGTERM)
     assert d.proc.wait(timeout=30) == 0

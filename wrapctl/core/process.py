@@ -10,12 +10,13 @@ import errno
 import os
 import re
 import signal
-import tempfile
+import secrets
 import time
 from typing import Callable, Optional
 
 import psutil
 
+from wrapctl.config.records import AUTO
 from wrapctl.core import machine as m
 from wrapctl.core import ready, tree
 from wrapctl.core.keeper import config_digest as keeper_digest
@@ -24,6 +25,7 @@ from wrapctl.core.spawn import SpawnError, spawn
 from wrapctl.core.states import ProcessState, decode_wait_status
 
 READ_CHUNK = 65536
+_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 
 
 class OutputChannel:
@@ -38,8 +40,13 @@ class OutputChannel:
         self.file = None        # the pipe's file object; closing it closes fd
         self.failing = False    # the last log write failed
         self.listeners: list[Callable[[bytes], None]] = []   # fg / tail -f / events
+        # AUTO logs are named (and created) at the first spawn, not at start-up: creating
+        # a thousand files before the first fork was most of a large start-up's time.
+        self.auto_name: Optional[Callable[[], str]] = None
 
     def open_log(self) -> None:
+        if self.logfile is None and self.auto_name is not None:
+            self.logfile = self.auto_name()
         if self.logfile and self.log is None:
             self.log = RotatingFile(self.logfile, self.logcfg.maxbytes, self.logcfg.backups)
 
@@ -65,12 +72,16 @@ class Process:
         self.health_check = self._check("healthcheck")
         self.stdin = None
         self.channels = {
-            "stdout": OutputChannel("stdout", config.stdout,
-                                    self._logname("stdout", config.stdout.logfile)),
-            "stderr": OutputChannel("stderr", config.stderr,
-                                    None if config.redirect_stderr else
-                                    self._logname("stderr", config.stderr.logfile)),
+            "stdout": OutputChannel("stdout", config.stdout, None),
+            "stderr": OutputChannel("stderr", config.stderr, None),
         }
+        for name, ch in self.channels.items():
+            if name == "stderr" and config.redirect_stderr:
+                continue
+            if ch.logcfg.logfile == AUTO:
+                ch.auto_name = (lambda n=name: self._auto_logname(n))
+            else:
+                ch.logfile = ch.logcfg.logfile
 
     def _check(self, option: str):
         spec = self.config.extra_get(option)
@@ -99,16 +110,12 @@ class Process:
     def pid(self) -> int:
         return self.machine.pid
 
-    def _logname(self, channel: str, value) -> Optional[str]:
-        from wrapctl.config.records import AUTO
-        if value == AUTO:
-            d = self.sup.config.daemon
-            fd, path = tempfile.mkstemp(
-                suffix=".log", prefix=f"{self.config.name}-{channel}---{d.identifier}-",
-                dir=d.childlogdir)
-            os.close(fd)
-            return path
-        return value
+    def _auto_logname(self, channel: str) -> str:
+        """supervisord's AUTO name: NAME-CHANNEL---IDENTIFIER-XXXXXXXX.log in childlogdir."""
+        d = self.sup.config.daemon
+        suffix = "".join(secrets.choice(_NAME_CHARS) for _ in range(8))
+        return os.path.join(d.childlogdir,
+                            f"{self.config.name}-{channel}---{d.identifier}-{suffix}.log")
 
     # ---- requests (from the supervisor / API) ----------------------------------------
     def start(self) -> None:
@@ -315,12 +322,7 @@ class Process:
         """Carry on in the log files the previous core wrote (AUTO names are random)."""
         for ch, path in logs.items():
             c = self.channels.get(ch)
-            if c is not None and c.log is None and path and c.logcfg.logfile == "AUTO":
-                if c.logfile and c.logfile != path:
-                    try:
-                        os.remove(c.logfile)    # the fresh, still empty AUTO file
-                    except OSError:
-                        pass
+            if c is not None and c.log is None and path and c.auto_name is not None:
                 c.logfile = path
 
     def adopt(self, rec: dict, fds: list[int]) -> bool:
