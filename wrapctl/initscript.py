@@ -338,6 +338,7 @@ class _Reader:
                     "func": func, "branch": [b for b in branch if b],
                     "loop": loop_glob if any(s[0] == "loop" for s in stack) else "",
                     "conditional": len(stack) > 0 or op in ("&&", "||"),
+                    "ifs": sum(1 for k in stack if k[0] == "if"),
                 }
                 k = 0
                 while k < len(words) - 1 and assignment(words[k]):
@@ -444,11 +445,13 @@ class _Reader:
         # Fall back to every command not in an obvious stop/status/reload context.
         pools.append([c for c in self.commands if not _non_start(c)])
         for pool in pools:
-            pool = sorted(pool, key=lambda c: c.line)
-            for c in pool:
-                la = self.launch_of(c)
-                if la:
-                    return la
+            found = [(c, la) for c in sorted(pool, key=lambda c: c.line)
+                     for la in [self.launch_of(c)] if la]
+            if found:
+                # Several starts (pure-ftpd's optional upload daemon before the server): the
+                # least nested in `if` is the service's own; the first among equals.
+                fewest = min(c.context["ifs"] for c, _ in found)
+                return next(la for c, la in found if c.context["ifs"] == fewest)
         if self.init_d_script:
             calls_cmd = any("do_start_cmd" in c.words
                             for c in self.functions.get("do_start_override", []))
@@ -612,7 +615,8 @@ class _Reader:
             return None
         if prog == self.path or prog.startswith(("/etc/init.d/", "/etc/rc.d/")):
             return None     # `$0 start`: the script calling itself
-        if "start" in words[1:2] and self.runs_with(prog, "stop"):
+        is_ctl = base.endswith(("ctl", "ctl.sh", "control")) or is_daemon_var
+        if is_ctl and "start" in words[1:2] and self.runs_with(prog, "stop"):
             # `su - $USER -c "$CTL start"` ... `$CTL stop`: a control wrapper.
             return Launch(style="wrapper", line=c.line, exec=prog, args=words[1:],
                           wrapper=base, user=user, background=c.background)

@@ -11,7 +11,7 @@ from wrapctl.shellwords import UNRESOLVED
 # Wrappers whose own start verb forks the real daemon.
 WRAPPERS = {"apache2ctl", "apachectl", "pg_ctlcluster", "pg_ctl", "catalina.sh", "startup.sh",
             "mysqld_safe", "mariadbd-safe", "mysqld_multi", "authdaemond", "postfix",
-            "rabbitmq-server", "ovs-ctl", "supervisorctl", "jsvc", "elasticsearch"}
+            "rabbitmq-server", "ovs-ctl", "supervisorctl", "jsvc", "elasticsearch", "ipsec"}
 # Commands that start-stop-daemon could run but that are shells or interpreters.
 INTERPRETERS = {"sh", "bash", "dash", "python", "python3", "perl", "ruby", "java", "env", "node"}
 _SSD_LONG = {
