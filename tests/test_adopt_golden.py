@@ -178,3 +178,10 @@ def test_binary_file_is_refused(tmp_path):
     p = subprocess.run([sys.executable, "-m", "wrapctl", "adopt", str(f)], capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 2 and "not a shell script" in p.stderr
+
+
+def test_script_by_name_under_root():
+    p = subprocess.run([sys.executable, "-m", "wrapctl", "adopt", "kvstore", "--root",
+                        os.path.join(FIX, "byname")], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "[program:kvstore]" in p.stdout

@@ -100,6 +100,8 @@ def recipes_check(files):
 def adopt_command(script, fmt, mode, name, defaults, root, explain, recipes_dirs):
     """Print a program section that runs the service of init SCRIPT in the foreground.
 
+    SCRIPT is a path, or a name under ROOT/etc/init.d.
+
     Exit 0 written, 2 bad input, 3 oneshot (no program), 4 no recipe (--mode recipe),
     5 needs review (nothing written).
     """
@@ -107,6 +109,9 @@ def adopt_command(script, fmt, mode, name, defaults, root, explain, recipes_dirs
                                to_json)
     from wrapctl.initscript import ScriptError, read_script
     book = _book("adopt", recipes_dirs)
+    if not os.path.exists(script) and "/" not in script:
+        # `wrapctl adopt nginx` means the machine's /etc/init.d/nginx
+        script = os.path.join(root, "etc", "init.d", script)
     if not os.path.exists(script):
         _fail("adopt", f"{script}: no such file")
     if os.path.isdir(script):
