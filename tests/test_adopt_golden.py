@@ -185,3 +185,17 @@ def test_script_by_name_under_root():
                         os.path.join(FIX, "byname")], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert "[program:kvstore]" in p.stdout
+
+
+def test_inline_comment_characters_are_flagged(tmp_path):
+    s = tmp_path / "odd"
+    s.write_text("""#!/bin/sh
+case "$1" in
+  start) start-stop-daemon --start --background -x /usr/sbin/oddd -- --motd 'hi #1' ;;
+  stop) start-stop-daemon --stop -x /usr/sbin/oddd ;;
+esac
+""")
+    p = subprocess.run([sys.executable, "-m", "wrapctl", "adopt", str(s)], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0
+    assert "; review: command holds ' ;' or ' #'" in p.stdout

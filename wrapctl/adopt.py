@@ -321,6 +321,10 @@ def render_ini(ad: Adoption, fmt: str = "supervisord", extra: Optional[dict] = N
                 continue
             opts[k] = v
         for k, v in opts.items():
+            if re.search(r"\s[;#]", v):
+                # supervisord's parser cuts a value at " ;" or " #", with no escape.
+                lines.append(f"; review: {k} holds ' ;' or ' #', which supervisord reads as "
+                             "a comment: move that text into a script")
             lines.append(f"{k}={_ini_value(v)}")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
