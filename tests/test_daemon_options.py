@@ -216,6 +216,15 @@ def test_without_stopasgroup_the_child_survives(wrapctld, kind):
         os.kill(child, signal.SIGKILL)
 
 
+def test_wrapctl_stops_the_whole_tree_by_default(wrapctld):
+    d = wrapctld(f"[program:x]\ncommand={SHELL_WITH_CHILD}\nstartsecs=0\n")
+    pid = d.wait_state("x", "RUNNING")["pid"]
+    child = _child_pid(d)
+    d.rpc().stopProcess("x")
+    assert not alive(pid)
+    wait_for(lambda: not alive(child), what="child gone")
+
+
 def test_killasgroup_kills_the_shells_child_after_stopwaitsecs(wrapctld, kind):
     d = wrapctld(f"[program:x]\ncommand={TERM_DEAF_SHELL_WITH_CHILD}\nstartsecs=0\n"
                  "stopwaitsecs=1\nkillasgroup=true\n", kind=kind)
@@ -240,25 +249,33 @@ OUT_AND_ERR = ("import sys, time\nprint('to-out', flush=True)\n"
                "sys.stderr.write('to-err\\n')\nsys.stderr.flush()\ntime.sleep(1000)\n")
 
 
-def test_stdout_and_stderr_logfiles(wrapctld, kind, tmp_path):
+def test_logfiles_redirect_stderr_and_none(wrapctld, kind, tmp_path):
     cmd = script(tmp_path, "outerr", OUT_AND_ERR)
     d = wrapctld(f"[program:x]\ncommand={cmd}\nstartsecs=0\nstdout_logfile=%(here)s/o.log\n"
-                 "stderr_logfile=%(here)s/e.log\n", kind=kind)
+                 "stderr_logfile=%(here)s/e.log\n"
+                 f"[program:r]\ncommand={cmd}\nstartsecs=0\nstdout_logfile=%(here)s/r.log\n"
+                 "redirect_stderr=true\n"
+                 f"[program:n]\ncommand={cmd}\nstartsecs=0\nstdout_logfile=NONE\n"
+                 "stderr_logfile=NONE\n", kind=kind)
+    # explicit paths
     o, e = os.path.join(d.root, "o.log"), os.path.join(d.root, "e.log")
     wait_for(lambda: read_text(o) == "to-out\n" and read_text(e) == "to-err\n",
              what="both logs")
     info = d.info("x")
     assert (info["stdout_logfile"], info["stderr_logfile"]) == (o, e)
     assert d.rpc().tailProcessStderrLog("x", 0, 100)[0] == "to-err\n"
-
-
-def test_redirect_stderr(wrapctld, kind, tmp_path):
-    cmd = script(tmp_path, "outerr", OUT_AND_ERR)
-    d = wrapctld(f"[program:x]\ncommand={cmd}\nstartsecs=0\nstdout_logfile=%(here)s/o.log\n"
-                 "redirect_stderr=true\n", kind=kind)
-    o = os.path.join(d.root, "o.log")
-    wait_for(lambda: sorted(read_text(o).split()) == ["to-err", "to-out"], what="merged log")
-    assert d.info("x")["stderr_logfile"] == ""
+    # redirect_stderr: both streams in the stdout log, no stderr log
+    r = os.path.join(d.root, "r.log")
+    wait_for(lambda: sorted(read_text(r).split()) == ["to-err", "to-out"], what="merged log")
+    assert d.info("r")["stderr_logfile"] == ""
+    # NONE: no file at all
+    info = d.wait_state("n", "RUNNING")
+    assert (info["stdout_logfile"], info["stderr_logfile"]) == ("", "")
+    assert d.rpc().tailProcessStdoutLog("n", 0, 100) == ["", 0, False]
+    for call in (d.rpc().readProcessStdoutLog, d.rpc().readProcessStderrLog):
+        with pytest.raises(xmlrpc.client.Fault) as exc:
+            call("n", 0, 100)
+        assert exc.value.faultCode == 20      # NO_FILE
     assert os.listdir(os.path.join(d.root, "logs")) == []
 
 
@@ -278,20 +295,6 @@ def test_auto_logs_in_childlogdir(wrapctld, kind, tmp_path):
         assert path.endswith(".log")
         wait_for(lambda: read_text(path) == f"to-{ch[3:]}\n", what=f"{ch} in {path}")
     assert not stale.exists()
-
-
-def test_logfile_none(wrapctld, kind, tmp_path):
-    cmd = script(tmp_path, "outerr", OUT_AND_ERR)
-    d = wrapctld(f"[program:x]\ncommand={cmd}\nstartsecs=0\nstdout_logfile=NONE\n"
-                 "stderr_logfile=NONE\n", kind=kind)
-    info = d.wait_state("x", "RUNNING")
-    assert (info["stdout_logfile"], info["stderr_logfile"]) == ("", "")
-    assert d.rpc().tailProcessStdoutLog("x", 0, 100) == ["", 0, False]
-    for call in (d.rpc().readProcessStdoutLog, d.rpc().readProcessStderrLog):
-        with pytest.raises(xmlrpc.client.Fault) as e:
-            call("x", 0, 100)
-        assert e.value.faultCode == 20      # NO_FILE
-    assert os.listdir(os.path.join(d.root, "logs")) == []
 
 
 def test_include_relative_to_including_file(wrapctld, kind, tmp_path):

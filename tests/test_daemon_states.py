@@ -55,13 +55,11 @@ def test_stopped_not_started_then_starting_then_running(wrapctld, kind):
     d.wait_log(r"^success: x entered RUNNING state, process has stayed up for > than 1 "
                r"seconds \(startsecs\)$")
     assert d.rpc().getAllProcessInfo()[0]["description"].startswith(f"pid {info['pid']}, uptime ")
-
-
-def test_start_with_wait_returns_once_running(wrapctld, kind):
-    d = wrapctld("[program:x]\ncommand=sleep 1000\nstartsecs=1\nautostart=false\n", kind=kind)
+    assert fault_code(lambda: d.rpc().startProcess("x")) == 60      # ALREADY_STARTED
+    d.rpc().stopProcess("x")
+    # with wait=True, startProcess returns once the process is RUNNING
     assert d.rpc().startProcess("x") is True
     assert d.info("x")["statename"] == "RUNNING"
-    assert fault_code(lambda: d.rpc().startProcess("x")) == 60      # ALREADY_STARTED
 
 
 def test_stop_running_to_stopped(wrapctld, kind):
