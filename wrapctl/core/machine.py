@@ -80,7 +80,7 @@ class ProcessMachine:
         self.backoff_max: Optional[float] = float(raw) if raw else None
         # ready= (wrapctl-only): RUNNING when the readiness check passes, not after startsecs;
         # dying before that is a failed start, whatever the time.
-        self.needs_ready = bool(get("ready")) if get else False
+        self.needs_ready = bool(get("ready") or get("pidfile")) if get else False
         self.not_ready_reason: Optional[str] = None
 
     # ---- helpers --------------------------------------------------------------------
@@ -218,6 +218,13 @@ class ProcessMachine:
             self.backoff = 0
             self._change(S.RUNNING, now)
             self._emit(Log("info", f"success: {self.name} entered RUNNING state, ready ({how})"))
+        return self._take()
+
+    def moved(self, pid: int, why: str) -> list[Effect]:
+        """The main pid is now `pid` (a forking daemon found, or one that moved)."""
+        if pid != self.pid:
+            self._emit(Log("info", f"{self.name}: following pid {pid} ({why})"))
+            self.pid = pid
         return self._take()
 
     def not_ready(self, reason: str, now: float) -> list[Effect]:

@@ -18,7 +18,7 @@ import psutil
 
 from wrapctl.config.records import AUTO
 from wrapctl.core import machine as m
-from wrapctl.core import ready, tree
+from wrapctl.core import forking, ready, tree
 from wrapctl.core.keeper import config_digest as keeper_digest
 from wrapctl.core.logs import RotatingFile, strip_ansi
 from wrapctl.core.spawn import SpawnError, spawn
@@ -63,12 +63,17 @@ class Process:
         self._restart_when_stopped = False
         self._pidfd: Optional[int] = None
         self.adopted = False            # started by a previous core (no waitpid for it)
+        self.groups: set = set()        # process groups and sessions of this instance,
+        self.sessions: set = set()      # to recognise orphans that dropped the marker
         self.serial = 0                 # spawns so far: part of the instance marker
         self.marker: Optional[str] = None
         raw = config.extra_get("killtree")
         # killtree=false keeps supervisord's behaviour: only the main pid (or its group).
         self.killtree = raw is None or raw.strip().lower() in ("true", "yes", "on", "1")
         self.ready_check = self._check("ready")
+        pidfile = config.extra_get("pidfile")
+        self.follower = forking.Follower(pidfile, config.extra_get("exe")) if pidfile else None
+        self._launcher_gone = False
         self.health_check = self._check("healthcheck")
         self.stdin = None
         self.channels = {
@@ -152,7 +157,29 @@ class Process:
             view = view[n:]
 
     # ---- outcomes (from the loop) --------------------------------------------------
-    def reaped(self, sts: int) -> None:
+    def reaped(self, sts: int, pid: int = 0) -> None:
+        f = self.follower
+        if f is not None and pid and pid != self.machine.pid:
+            # The launcher of a forking daemon we already follow: its exit is no news.
+            self.sup.log("debug", f"{self.name}: launcher {pid} exited ({sts})")
+            self._release_popen(pid, sts)
+            return
+        if f is not None and pid == f.launcher and not f.daemon and sts == 0:
+            # A forking COMMAND exits 0 once it has daemonized: wait for its pidfile.
+            self._launcher_gone = True
+            self.sup.log("debug", f"{self.name}: launcher {pid} exited 0; waiting for "
+                                  f"{f.path}")
+            self._release_popen(pid, sts)
+            f.poke()
+            return
+        if f is not None and f.daemon and pid == f.daemon:
+            v = f.verdict()
+            if v.pid is not None and v.pid != pid:
+                self._follow(v.pid, "the pidfile moved on")   # e.g. nginx's USR2 upgrade
+                return
+        self._main_exited(sts)
+
+    def _main_exited(self, sts: int) -> None:
         self._cancel_tasks()
         if self.killtree:
             self._clean_up_tree(stopping=self.machine.killing)
@@ -160,11 +187,36 @@ class Process:
         self._close_pipes()
         self._forget()
         if self.popen is not None:
-            # Tell Popen the child is gone so it never waits on the pid itself.
-            self.popen.returncode = sts
-            self.popen = None
+            self._release_popen(self.popen.pid, sts)
+        self._launcher_gone = False
+        if self.follower is not None:
+            self.follower.daemon = 0
         es, msg = decode_wait_status(sts)
         self._apply(self.machine.exited(es, msg, time.time()))
+
+    def _release_popen(self, pid: int, sts: int) -> None:
+        """Tell Popen its child is gone so it never waits on the pid itself."""
+        if self.popen is not None and self.popen.pid == pid:
+            self.popen.returncode = sts
+            self.popen = None
+
+    def _follow(self, pid: int, why: str) -> None:
+        """Make `pid` the main process (found in the pidfile)."""
+        f = self.follower
+        f.daemon = pid
+        g, sid = tree.ids(pid)
+        self.groups |= g
+        self.sessions |= sid
+        self._apply(self.machine.moved(pid, why))
+        try:
+            ours = psutil.Process(pid).ppid() == os.getpid()
+        except psutil.Error:
+            ours = False
+        if ours:
+            self.sup.register_pid(pid, self)    # the subreaper gets its real exit status
+        else:
+            self._watch_pidfd(pid)
+        self._keep(pid)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -207,18 +259,40 @@ class Process:
         else:
             await ready.wait_ready(check, self.sup.run_command)
 
-    async def _await_ready(self, pid: int) -> None:
-        check = self.ready_check
+    async def _await_start(self, serial: int) -> None:
+        """STARTING until the forking daemon is found (pidfile=) and the ready= check
+        passes; RUNNING then, or a failed start after ready_timeout."""
+        check, f = self.ready_check, self.follower
+        what = check.describe() if check is not None else f"pidfile {f.path}"
         timeout = self._float("ready_timeout", 60.0)
+
+        def current() -> bool:
+            return self.serial == serial and self.state == ProcessState.STARTING
+
+        async def steps() -> Optional[str]:
+            if f is not None:
+                v = await f.wait_daemon(self.sup.loop)
+                if v.refusal is not None:
+                    return v.refusal
+                if current():
+                    self._follow(v.pid, "named by its pidfile")
+            if check is not None:
+                await self._probe_until_ready(check)
+            return None
         try:
-            await asyncio.wait_for(self._probe_until_ready(check), timeout)
+            refusal = await asyncio.wait_for(steps(), timeout)
         except asyncio.TimeoutError:
-            if self.pid == pid:
-                self._apply(self.machine.not_ready(
-                    f"not ready after {timeout:g} s ({check.describe()})", time.time()))
+            if current():
+                self._apply(self.machine.not_ready(f"not ready after {timeout:g} s ({what})",
+                                                   time.time()))
             return
-        if self.pid == pid:
-            self._apply(self.machine.ready(time.time(), check.describe()))
+        if not current():
+            return
+        if refusal is not None:
+            self.sup.log("error", f"{self.name}: {refusal}")
+            self._apply(self.machine.not_ready(refusal, time.time()))
+        else:
+            self._apply(self.machine.ready(time.time(), what))
 
     async def _wait_log(self, regex) -> None:
         found = self.sup.loop.create_future()
@@ -271,9 +345,12 @@ class Process:
             self._apply(self.machine.spawn_failed(str(e), time.time()))
             return
         self.popen = popen
+        self.groups, self.sessions = {popen.pid}, set()     # process_group=0: pgid == pid
         self.sup.register_pid(popen.pid, self)
-        if self.ready_check is not None:
-            self._ready_task = self.sup.loop.create_task(self._await_ready(popen.pid))
+        if self.follower is not None:
+            self.follower.launched(popen.pid)
+        if self.ready_check is not None or self.follower is not None:
+            self._ready_task = self.sup.loop.create_task(self._await_start(self.serial))
         self._attach_pipes(popen.stdin, popen.stdout, popen.stderr)
         self._apply(self.machine.spawned(popen.pid, time.time()))
         self._keep(popen.pid)
@@ -310,6 +387,7 @@ class Process:
             "pid": pid, "create_time": create_time, "laststart": self.machine.laststart,
             "serial": self.serial, "marker": self.marker,
             "digest": keeper_digest(self.config),
+            "groups": sorted(self.groups), "sessions": sorted(self.sessions),
             "logs": {ch: c.logfile for ch, c in self.channels.items()}})
 
     def _forget(self) -> None:
@@ -341,6 +419,8 @@ class Process:
             ch.open_log()
         self.serial = rec["serial"]
         self.marker = rec["marker"]
+        self.groups = set(rec.get("groups", ()))
+        self.sessions = set(rec.get("sessions", ()))
         stdin = open(fds[0], "wb", buffering=0)
         stdout = open(fds[1], "rb", buffering=0)
         if self.config.redirect_stderr:
@@ -354,7 +434,7 @@ class Process:
         self._keep(pid)
         if pidfd is not None:
             self._pidfd = pidfd
-            self.sup.loop.add_reader(pidfd, self._adopted_exited)
+            self.sup.loop.add_reader(pidfd, self._unchild_exited)
         # else: no pidfd on this kernel; the exit goes unseen until a stop (documented)
         return True
 
@@ -377,18 +457,36 @@ class Process:
                     self._output(ch, data)
             os.close(fd)
 
-    def _adopted_exited(self) -> None:
+    def _watch_pidfd(self, pid: int) -> None:
+        """Exit of a main process that is not our child: a pidfd becomes readable."""
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except OSError as e:
+            self.sup.log("warn", f"{self.name}: cannot watch pid {pid} ({e.strerror}); "
+                                 "its exit will be seen only when it is stopped")
+            return
+        self.sup.loop.add_reader(self._pidfd, self._unchild_exited)
+
+    def _unchild_exited(self) -> None:
         self.sup.loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
         self._pidfd = None
+        f = self.follower
+        if f is not None and f.daemon:
+            v = f.verdict()
+            if v.pid is not None and v.pid != f.daemon:
+                self._follow(v.pid, "the pidfile moved on")
+                return
         self._cancel_tasks()
         if self.killtree:
             self._clean_up_tree(stopping=self.machine.killing)
         self._drain()
         self._close_pipes()
         self._forget()
-        # Not our child (the old core started it): the kernel gives us no exit status.
-        self._apply(self.machine.exited(-1, "exit status unknown (re-attached process)",
+        if f is not None:
+            f.daemon = 0
+        # Not our child (a previous core's, or below a launcher that stayed): no status.
+        self._apply(self.machine.exited(-1, "exit status unknown (not a child of wrapctl)",
                                         time.time()))
         self.adopted = False
 
@@ -397,13 +495,15 @@ class Process:
         if self.marker is None:
             return []
         return tree.members(self.machine.pid, self.marker, self.sup.pids.keys(),
-                            everywhere=self.adopted)
+                            everywhere=self.adopted, groups=self.groups,
+                            sessions=self.sessions)
 
     def _clean_up_tree(self, stopping: bool) -> None:
         """The main process is gone; what it left must not outlive it. On a stop, whatever
         remains is killed now; after a crash it gets the stop signal, and SIGKILL after
         stopwaitsecs (by identity: a pid reused meanwhile is not touched)."""
-        left = (tree.members(0, self.marker, self.sup.pids.keys(), everywhere=self.adopted)
+        left = (tree.members(0, self.marker, self.sup.pids.keys(), everywhere=self.adopted,
+                             groups=self.groups, sessions=self.sessions)
                 if self.marker else [])
         if not left:
             return
@@ -418,6 +518,13 @@ class Process:
         self.sup.loop.call_later(self.config.stopwaitsecs, tree.signal_all, left, signal.SIGKILL)
 
     def _kill(self, e: m.Kill) -> None:
+        f = self.follower
+        if f is not None and self._launcher_gone and not f.daemon and e.pid == f.launcher:
+            # Stopped between the launcher's exit and the pidfile: nobody to wait for; the
+            # tree (whatever the launcher left) is killed and the process is stopped.
+            tree.signal_all(self.tree(), signal.SIGKILL)
+            self._main_exited(signal.SIGKILL)
+            return
         if self.killtree and e.sig == signal.SIGKILL:
             # After stopwaitsecs: the whole tree, setsid() descendants included.
             tree.signal_all([p for p in self.tree() if p.pid != e.pid], signal.SIGKILL)

@@ -26,7 +26,7 @@ class _CommandWaiter:
         self.popen = popen
         self.future = future
 
-    def reaped(self, sts: int) -> None:
+    def reaped(self, sts: int, pid: int = 0) -> None:
         self.popen.returncode = os.waitstatus_to_exitcode(sts)
         if not self.future.done():
             self.future.set_result(self.popen.returncode)
@@ -305,7 +305,7 @@ class Supervisor:
                 # An orphan re-parented to us (we are a subreaper) that has now exited.
                 self.log("debug", f"reaped unknown pid {pid} (exit status {sts})")
             else:
-                proc.reaped(sts)
+                proc.reaped(sts, pid)
 
     async def run_command(self, argv) -> int:
         """Run a helper command to completion; its exit code. Reaped by our own reaper

@@ -25,13 +25,19 @@ def instance_marker(key: str, serial: int) -> str:
 
 
 def members(main_pid: int, marker: str, known_mains: Iterable[int] = (),
-            everywhere: bool = False) -> list[psutil.Process]:
+            everywhere: bool = False, groups: Iterable[int] = (),
+            sessions: Iterable[int] = ()) -> list[psutil.Process]:
     """Live processes of one instance (main pid included if alive).
 
     everywhere: look for marked processes among all processes, not only the daemon's
     children. For an instance started by a previous core, whose orphans went to init while
     no core was running; the marker names that core's pid and the instance's serial."""
     known = set(known_mains)
+    # Also ours: an orphan in the instance's process group or (own) session. Some daemons
+    # clear their environment (nginx's workers keep only TZ); their session stays.
+    mine = os.getpgrp(), os.getsid(0)
+    groups = set(groups) - set(mine)
+    sessions = set(sessions) - set(mine)
     roots: list[psutil.Process] = []
     if main_pid:
         try:
@@ -46,9 +52,10 @@ def members(main_pid: int, marker: str, known_mains: Iterable[int] = (),
         if child.pid == main_pid or child.pid in known:
             continue
         try:
-            if child.environ().get(MARKER) == marker:
+            if (child.environ().get(MARKER) == marker or
+                    (groups or sessions) and _in(child.pid, groups, sessions)):
                 roots.append(child)
-        except psutil.Error:
+        except (psutil.Error, OSError):
             continue
     found: dict[int, psutil.Process] = {}
     for root in roots:
@@ -66,6 +73,18 @@ def members(main_pid: int, marker: str, known_mains: Iterable[int] = (),
         except psutil.Error:
             pass
     return alive
+
+
+def _in(pid: int, groups: set, sessions: set) -> bool:
+    return os.getpgid(pid) in groups or os.getsid(pid) in sessions
+
+
+def ids(pid: int) -> tuple[set, set]:
+    """The process group and session of pid, to recognise its orphans later."""
+    try:
+        return {os.getpgid(pid)}, {os.getsid(pid)}
+    except OSError:
+        return set(), set()
 
 
 def signal_all(procs: Iterable[psutil.Process], sig: int) -> int:
