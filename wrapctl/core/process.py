@@ -403,6 +403,32 @@ class Process:
             if c is not None and c.log is None and path and c.auto_name is not None:
                 c.logfile = path
 
+    def adopt_running(self, pid: int) -> None:
+        """Attach to a daemon something else started (an init script): RUNNING without a
+        restart; its exit is seen through a pidfd, and then the program is started the
+        supervised way (its own command). Raises ValueError with the reason to refuse."""
+        if pid <= 1 or pid == os.getpid():
+            raise ValueError(f"pid {pid} cannot be adopted")
+        if self.pid or self.state in (ProcessState.STARTING, ProcessState.RUNNING,
+                                      ProcessState.STOPPING):
+            raise ValueError(f"{self.name} is already running (pid {self.pid})")
+        try:
+            p = psutil.Process(pid)
+            if p.status() == psutil.STATUS_ZOMBIE:
+                raise ValueError(f"pid {pid} is a zombie")
+            laststart = p.create_time()
+        except psutil.NoSuchProcess:
+            raise ValueError(f"no process with pid {pid}")
+        # Its tree: descendants, and its process group if it leads one (daemons do).
+        self.marker = None
+        self.groups = {pid} if os.getpgid(pid) == pid else set()
+        self.sessions = set()
+        self.adopted = True
+        for ch in self.channels.values():
+            ch.open_log()
+        self._apply(self.machine.adopted(pid, laststart, time.time()))
+        self._watch_pidfd(pid)
+
     def adopt(self, rec: dict, fds: list[int]) -> bool:
         """Re-attach to a process the previous core started; False if it is gone."""
         pid = rec["pid"]
@@ -492,7 +518,7 @@ class Process:
 
     def tree(self) -> list:
         """Live processes of the current instance (main pid, descendants, marked orphans)."""
-        if self.marker is None:
+        if self.marker is None and not self.adopted:
             return []
         return tree.members(self.machine.pid, self.marker, self.sup.pids.keys(),
                             everywhere=self.adopted, groups=self.groups,
@@ -504,7 +530,7 @@ class Process:
         stopwaitsecs (by identity: a pid reused meanwhile is not touched)."""
         left = (tree.members(0, self.marker, self.sup.pids.keys(), everywhere=self.adopted,
                              groups=self.groups, sessions=self.sessions)
-                if self.marker else [])
+                if self.marker or self.groups else [])
         if not left:
             return
         names = ", ".join(str(p.pid) for p in left)

@@ -52,7 +52,7 @@ def members(main_pid: int, marker: str, known_mains: Iterable[int] = (),
         if child.pid == main_pid or child.pid in known:
             continue
         try:
-            if (child.environ().get(MARKER) == marker or
+            if ((marker is not None and child.environ().get(MARKER) == marker) or
                     (groups or sessions) and _in(child.pid, groups, sessions)):
                 roots.append(child)
         except (psutil.Error, OSError):

@@ -679,3 +679,27 @@ class WrapctlAPI:
         if self._daemon.mood < SupervisorState.RUNNING:
             raise RPCError(Faults.SHUTDOWN_STATE)
         return await self._daemon.apply_update(list(names))
+
+    def adoptRunning(self, name, pid):
+        """Attach the configured program `name` to a daemon that already runs (started by
+        an init script) without restarting it. When it dies, the program is started the
+        supervised way.
+
+        @param string name  the process name (or 'group:name'), currently stopped
+        @param int pid      the running daemon's pid
+        @return boolean     True unless error"""
+        if self._daemon.mood < SupervisorState.RUNNING:
+            raise RPCError(Faults.SHUTDOWN_STATE)
+        group_name, process_name = split_namespec(name)
+        _, proc = self._daemon.supervisor.find(group_name, process_name)
+        if proc is None:
+            raise RPCError(Faults.BAD_NAME, name)
+        if not isinstance(pid, int):
+            raise RPCError(Faults.INCORRECT_PARAMETERS, "pid must be an integer")
+        if proc.state in RUNNING_STATES or proc.state == S.STOPPING:
+            raise RPCError(Faults.ALREADY_STARTED, name)
+        try:
+            proc.adopt_running(pid)
+        except ValueError as e:
+            raise RPCError(Faults.FAILED, str(e))
+        return True
