@@ -16,6 +16,8 @@ import tempfile
 import time
 import xmlrpc.client
 
+import pytest
+
 from wrapctl.rpc.client import ClientError
 
 PY = sys.executable
@@ -201,6 +203,11 @@ class Daemon:
             raise AssertionError(f"{name} went through {seen}, never {until}")
         return seen
 
+    def settle(self, deadline=30):
+        """Wait until every process that has a pid has exec'd its command."""
+        wait_for(lambda: all(_execd(i["pid"]) for i in self.rpc().getAllProcessInfo()
+                             if i["pid"]), deadline, "every process exec'd")
+
 
 # ---- additions for the daemon integration tests (test_daemon_*.py) -------------------------
 
@@ -253,3 +260,37 @@ def kill_tree(pid):
             q.kill()
         except psutil.Error:
             pass
+
+
+
+def _execd(pid):
+    """False while pid is still the daemon's forked copy, before exec (supervisord's child
+    runs Python between fork and exec; a signal it gets then is lost)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read()
+    except OSError:
+        return True
+    return b"supervisor.supervisord" not in cmd and b"wrapctl\0daemon" not in cmd
+
+
+def _settled_wrapctld(wrapctld):
+    """conftest's wrapctld; before its teardown, waits for every process to have exec'd, so
+    the shutdown's TERM is not lost in supervisord's fork-exec window (which would cost a
+    stopwaitsecs wait and a SIGKILL). Use: `from harness import settled_wrapctld`."""
+    made = []
+
+    def make(*args, **kw):
+        d = wrapctld(*args, **kw)
+        made.append(d)
+        return d
+    yield make
+    for d in made:
+        if d.proc is not None and d.proc.poll() is None:
+            try:
+                d.settle(deadline=10)
+            except Exception:
+                pass
+
+
+settled_wrapctld = pytest.fixture(name="wrapctld")(_settled_wrapctld)

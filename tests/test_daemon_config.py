@@ -10,6 +10,7 @@ import xmlrpc.client
 import pytest
 
 from harness import PY, alive, wait_for
+from harness import settled_wrapctld  # noqa: F401  (overrides conftest's wrapctld)
 
 HEAD = ("[supervisord]\nlogfile=%(here)s/main.log\npidfile=%(here)s/main.pid\n"
         "childlogdir=%(here)s\nnodaemon=true\n")
@@ -188,7 +189,9 @@ def pids(d):
 
 
 def running(d, *names):
-    return {n: d.wait_state(n, "RUNNING")["pid"] for n in names}
+    out = {n: d.wait_state(n, "RUNNING")["pid"] for n in names}
+    d.settle()
+    return out
 
 
 def test_reload_config_reports_and_add_remove_apply(wrapctld, kind):

@@ -5,6 +5,7 @@ import signal
 import pytest
 
 from harness import read_text, script, wait_for
+from harness import settled_wrapctld  # noqa: F401  (overrides conftest's wrapctld)
 
 KINDS = ["wrapctl", "supervisord"]
 

@@ -9,6 +9,7 @@ import xmlrpc.client
 import pytest
 
 from harness import alive, read_text, script, wait_for
+from harness import settled_wrapctld  # noqa: F401  (overrides conftest's wrapctld)
 
 KINDS = ["wrapctl", "supervisord"]
 
@@ -71,6 +72,7 @@ def test_numprocs_and_process_name(wrapctld, kind):
     assert names(d) == [("x", "x_05"), ("x", "x_06"), ("x", "x_07")]
     pids = [d.wait_state(f"x:x_0{n}", "RUNNING")["pid"] for n in (5, 6, 7)]
     assert len(set(pids)) == 3 and all(map(alive, pids))
+    d.settle()
     results = d.rpc().stopProcessGroup("x")
     assert sorted(r["name"] for r in results) == ["x_05", "x_06", "x_07"]
     assert not any(map(alive, pids))

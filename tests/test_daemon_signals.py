@@ -8,6 +8,7 @@ import psutil
 import pytest
 
 from harness import PY, Daemon, alive, read_text, script, wait_for
+from harness import settled_wrapctld  # noqa: F401  (overrides conftest's wrapctld)
 
 KINDS = ["wrapctl", "supervisord"]
 
@@ -33,6 +34,7 @@ def test_shutdown(wrapctld, kind, how):
                  "[program:b]\ncommand=sleep 1000\nstartsecs=0\nnumprocs=2\n"
                  "process_name=b%(process_num)s\n", kind=kind)
     pids = [d.wait_state(n, "RUNNING")["pid"] for n in ("a", "b:b0", "b:b1")]
+    d.settle()
     pidfile = os.path.join(d.root, "supervisord.pid")
     assert int(read_text(pidfile)) == d.proc.pid
     if how == "api":
@@ -64,6 +66,7 @@ def _reload_scenario(d, trigger, kind):
     restarts every program; wrapctl applies the changes and leaves `a` running."""
     old = d.wait_state("a", "RUNNING")["pid"]
     gone = d.wait_state("gone", "RUNNING")["pid"]
+    d.settle()
     d.write("[program:a]\ncommand=sleep 1000\nstartsecs=0\n"
             "[program:n]\ncommand=sleep 1000\nstartsecs=0\n")
     trigger()
@@ -129,6 +132,7 @@ def test_hup_with_a_bad_config(wrapctld, kind):
     goes on with the running configuration."""
     d = wrapctld("[program:a]\ncommand=sleep 1000\nstartsecs=0\n", kind=kind)
     pid = d.wait_state("a", "RUNNING")["pid"]
+    d.settle()
     d.write("[program:a]\ncommand=sleep 1000\nstartsecs=later\n")
     d.signal(signal.SIGHUP)
     if kind == "supervisord":
