@@ -138,12 +138,16 @@ def test_autorestart(wrapctld, kind, tmp_path):
 
 
 def test_exited_too_quickly_gives_up(wrapctld, kind):
-    d = wrapctld("[program:x]\ncommand=false\nstartsecs=1\nstartretries=0\n", kind=kind)
-    info = d.wait_state("x", "FATAL")
-    assert info["spawnerr"] == "Exited too quickly (process log may have details)"
-    assert d.rpc().getAllProcessInfo()[0]["description"] == info["spawnerr"]
-    d.wait_log(r"^gave up: x entered FATAL state, too many start retries too quickly$")
-    assert len(d.log_matches(r"^spawned: 'x' with pid")) == 1
+    # Before startsecs even an expected exit code is "too quickly" (z exits 0).
+    d = wrapctld("[program:x]\ncommand=false\nstartsecs=1\nstartretries=0\n"
+                 "[program:z]\ncommand=true\nstartsecs=1\nstartretries=0\n", kind=kind)
+    for name in ("x", "z"):
+        info = d.wait_state(name, "FATAL")
+        assert info["spawnerr"] == "Exited too quickly (process log may have details)"
+        desc = {i["name"]: i["description"] for i in d.rpc().getAllProcessInfo()}
+        assert desc[name] == info["spawnerr"]
+        d.wait_log(rf"^gave up: {name} entered FATAL state, too many start retries too quickly$")
+        assert len(d.log_matches(rf"^spawned: '{name}' with pid")) == 1
 
 
 def test_startretries_backoff_then_fatal(wrapctld, kind):
