@@ -429,3 +429,21 @@ def test_capture_remainder_reaches_the_log_at_exit(wrapctld, tmp_path):
                  f"autorestart=false\nstdout_logfile={log}\nstdout_capture_maxbytes=1KB\n")
     d.wait_state("short", "EXITED")
     assert read_text(log) == "bye"
+
+
+@pytest.mark.timeout(90)
+def test_listener_reattached_after_a_core_sigkill_gets_events(wrapctld, tmp_path):
+    rec, lsn = listener(tmp_path, "REMOTE_COMMUNICATION", extra="startsecs=0\n")
+    d = wrapctld(lsn)
+    pid = d.wait_state("rec", "RUNNING")["pid"]
+    d.rpc().sendRemoteCommEvent("before", "kill")
+    wait_records(rec, 1)
+    time.sleep(0.2)                     # its READY for the next event goes to the old core
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait(timeout=30)
+    d.start()
+    assert d.wait_state("rec", "RUNNING")["pid"] == pid
+    d.wait_log(r"^rec: re-attached listener taken as READY$")
+    d.rpc().sendRemoteCommEvent("after", "kill")
+    assert [r["payload"] for r in wait_records(rec, 2)] == ["type:before\nkill",
+                                                           "type:after\nkill"]

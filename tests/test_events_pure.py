@@ -315,3 +315,12 @@ def test_a_failing_hook_is_logged_and_output_still_logged():
     broken = NS(config=None, name="x")          # no channel configs: the hook fails
     assert bus.process_output(broken, "stderr", b"data") == b"data"
     assert len(lines) == 1 and lines[0].startswith("event system error in process_output: ")
+
+
+def test_resume_takes_a_reattached_listener_as_ready_once():
+    p = ListenerProtocol("lsn")
+    eff = p.resume()
+    assert p.ready and Log("info", "lsn: re-attached listener taken as READY") in eff
+    assert p.resume() == []
+    p.sent()
+    assert p.resume() == [] and p.state == L.BUSY

@@ -181,6 +181,8 @@ class EventBus(Bus):
             ls.protocol.reset()
             self._reject(ls)
         elif new == S.RUNNING:
+            if old != S.STARTING:       # re-attached, not spawned by this core
+                self._apply(ls, ls.protocol.resume())
             self._schedule_dispatch()
         elif gone:
             self._close_fd(ls)

@@ -85,6 +85,17 @@ class ListenerProtocol:
     def ready(self) -> bool:
         return self.state == ListenerState.READY
 
+    def resume(self) -> list[Effect]:
+        """A listener re-attached after a core restart: its READY went to the previous core,
+        so take it as waiting for an event. (Had it been busy, its result now arrives as a
+        protocol violation, logged, rather than the listener starving silently.)"""
+        if self.state != ListenerState.ACKNOWLEDGED or self.buffer:
+            return []
+        out: list[Effect] = [Log("info", f"{self.name}: re-attached listener taken as READY")]
+        self._change(ListenerState.READY, out)
+        out.append(Ready())
+        return out
+
     def sent(self) -> None:
         """An event was written to the listener (only while READY)."""
         assert self.state == ListenerState.READY
