@@ -447,3 +447,20 @@ def test_listener_reattached_after_a_core_sigkill_gets_events(wrapctld, tmp_path
     d.rpc().sendRemoteCommEvent("after", "kill")
     assert [r["payload"] for r in wait_records(rec, 2)] == ["type:before\nkill",
                                                            "type:after\nkill"]
+
+
+@pytest.mark.timeout(90)
+def test_listener_busy_when_the_core_is_killed_goes_on_after_reattach(wrapctld, tmp_path):
+    rec, lsn = listener(tmp_path, "REMOTE_COMMUNICATION", mode="slow", extra="startsecs=0\n")
+    d = wrapctld(lsn)
+    d.wait_state("rec", "RUNNING")
+    d.rpc().sendRemoteCommEvent("during", "kill")
+    wait_records(rec, 1)                # it now answers after 0.3 s, to no core
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait(timeout=30)
+    d.start()
+    d.wait_state("rec", "RUNNING")
+    d.rpc().sendRemoteCommEvent("after", "kill")
+    assert [r["payload"] for r in wait_records(rec, 2)] == ["type:during\nkill",
+                                                           "type:after\nkill"]
+    assert not d.log_matches("UNKNOWN state")

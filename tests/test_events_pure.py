@@ -317,10 +317,31 @@ def test_a_failing_hook_is_logged_and_output_still_logged():
     assert len(lines) == 1 and lines[0].startswith("event system error in process_output: ")
 
 
-def test_resume_takes_a_reattached_listener_as_ready_once():
+def test_resume_takes_a_silent_reattached_listener_as_ready():
     p = ListenerProtocol("lsn")
+    assert p.resume() == []                     # only after reattached()
+    p.reattached()
     eff = p.resume()
     assert p.ready and Log("info", "lsn: re-attached listener taken as READY") in eff
     assert p.resume() == []
+    assert kinds(p.feed(b"REA") + p.feed(b"DY\n")) == [] and p.ready   # the unread READY
     p.sent()
-    assert p.resume() == [] and p.state == L.BUSY
+    assert p.state == L.BUSY
+
+
+@pytest.mark.parametrize("resumed", [False, True])
+def test_reattached_listener_may_first_send_a_result_for_a_lost_event(resumed):
+    p = ListenerProtocol("lsn")
+    p.reattached()
+    if resumed:
+        p.resume()
+    eff = p.feed(b"RESUL") + p.feed(b"T 2\nOKREADY\n")
+    assert kinds(eff) == ["Processed", "Ready"] and p.ready
+    assert p.feed(b"x") and p.state == L.UNKNOWN     # strict again afterwards
+
+
+def test_reattached_listener_garbage_is_still_a_violation():
+    p = ListenerProtocol("lsn")
+    p.reattached()
+    p.feed(b"hello!!")
+    assert p.state == L.UNKNOWN

@@ -182,7 +182,9 @@ class EventBus(Bus):
             self._reject(ls)
         elif new == S.RUNNING:
             if old != S.STARTING:       # re-attached, not spawned by this core
-                self._apply(ls, ls.protocol.resume())
+                ls.protocol.reattached()
+                # Two loop turns: what the listener wrote while no core ran is read first.
+                self.loop.call_soon(self.loop.call_soon, self._resume, proc)
             self._schedule_dispatch()
         elif gone:
             self._close_fd(ls)
@@ -249,6 +251,12 @@ class EventBus(Bus):
                     log.write(data)
                 except OSError:
                     pass
+
+    @_guarded
+    def _resume(self, proc) -> None:
+        ls = self.listeners.get(proc)
+        if ls is not None and proc.state == S.RUNNING:
+            self._apply(ls, ls.protocol.resume())
 
     def _learn_pid(self, proc) -> None:
         if proc.pid:

@@ -19,7 +19,8 @@ from enum import IntEnum
 from typing import Callable, Union
 
 READY_TOKEN = b"READY\n"
-RESULT_PREFIX_LEN = len(b"RESULT ")     # supervisord skips these bytes without looking
+RESULT_PREFIX = b"RESULT "
+RESULT_PREFIX_LEN = len(RESULT_PREFIX)  # supervisord skips these bytes without looking
 
 
 class ListenerState(IntEnum):
@@ -80,26 +81,55 @@ class ListenerProtocol:
         self.buffer = b""
         self.result = b""
         self.resultlen: int | None = None
+        self.resumed = False
 
     @property
     def ready(self) -> bool:
         return self.state == ListenerState.READY
 
+    def reattached(self) -> None:
+        """The listener was started by a previous core (re-attached after it was killed):
+        until an event is sent, also accept what may still come from before, a READY the
+        old core never read or the result of an event it had in flight (that event is
+        lost)."""
+        self.resumed = True
+
     def resume(self) -> list[Effect]:
-        """A listener re-attached after a core restart: its READY went to the previous core,
-        so take it as waiting for an event. (Had it been busy, its result now arrives as a
-        protocol violation, logged, rather than the listener starving silently.)"""
-        if self.state != ListenerState.ACKNOWLEDGED or self.buffer:
+        """A re-attached listener that said nothing: its READY went to the previous core,
+        so take it as waiting for an event."""
+        if not (self.resumed and self.state == ListenerState.ACKNOWLEDGED and not self.buffer):
             return []
         out: list[Effect] = [Log("info", f"{self.name}: re-attached listener taken as READY")]
         self._change(ListenerState.READY, out)
         out.append(Ready())
         return out
 
+    def _resumed_bytes(self, out: list) -> bool:
+        """First bytes of a re-attached listener; False when more bytes are needed."""
+        b = self.buffer
+        if ((len(b) < len(READY_TOKEN) and READY_TOKEN.startswith(b))
+                or (len(b) < len(RESULT_PREFIX) and RESULT_PREFIX.startswith(b))):
+            return False
+        self.resumed = False
+        if self.buffer.startswith(READY_TOKEN):
+            self.buffer = self.buffer[len(READY_TOKEN):]
+            if self.state != ListenerState.READY:
+                self._change(ListenerState.READY, out)
+                out.append(Ready())
+        elif self.buffer.startswith(RESULT_PREFIX):
+            out.append(Log("info", f"{self.name}: result for an event sent by the previous "
+                                   "core (that event is lost)"))
+            self.state = ListenerState.BUSY
+        else:
+            self.buffer = b""
+            self._change(ListenerState.UNKNOWN, out)
+        return True
+
     def sent(self) -> None:
         """An event was written to the listener (only while READY)."""
         assert self.state == ListenerState.READY
         self.state = ListenerState.BUSY
+        self.resumed = False
 
     def feed(self, data: bytes) -> list[Effect]:
         out: list[Effect] = []
@@ -108,6 +138,9 @@ class ListenerProtocol:
         while self.buffer:
             if self.state == S.UNKNOWN:
                 self.buffer = b""
+            elif self.resumed and self.state in (S.ACKNOWLEDGED, S.READY):
+                if not self._resumed_bytes(out):
+                    break
             elif self.state == S.ACKNOWLEDGED:
                 if len(self.buffer) < len(READY_TOKEN):
                     break
