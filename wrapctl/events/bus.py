@@ -108,7 +108,7 @@ class EventBus(Bus):
 
     @_guarded
     def supervisor_started(self, supervisor) -> None:
-        # A new Supervisor (start or HUP): pools start afresh, as supervisord's events.clear().
+        # A new Supervisor (start-up): pools start afresh, as after supervisord's events.clear().
         for ls in self.listeners.values():
             self._close_fd(ls)
         self.sup = supervisor
