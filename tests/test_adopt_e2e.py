@@ -1,6 +1,7 @@
 """End to end: adopt the installed Debian init scripts of nginx, redis-server and memcached,
-run the result under real supervisord 4.3, kill -9 the daemon, see it restarted, stop it and
-find none of the processes we observed alive.
+run the `--format supervisord` result under real supervisord 4.3 and under `wrapctl daemon`
+(which must run a supervisord.conf unchanged), kill -9 the daemon, see it restarted, stop it
+and find none of the processes we observed alive.
 
 The scripts themselves are read from /etc/init.d (never modified); each test points the
 adopted program at its own config in tmp_path and a free loopback port, through
@@ -115,7 +116,11 @@ http {{
     return conf
 
 
-def test_nginx_adopted_runs_under_supervisord(tmp_path, supervisor_run):
+CORES = pytest.mark.parametrize("core", ["supervisord", "wrapctl"])
+
+
+@CORES
+def test_nginx_adopted_runs_under_supervisord(tmp_path, supervisor_run, core):
     need("/etc/init.d/nginx")
     need("/usr/sbin/nginx")
     port = free_port()
@@ -125,11 +130,12 @@ def test_nginx_adopted_runs_under_supervisord(tmp_path, supervisor_run):
     out = wrapctl("adopt", "/etc/init.d/nginx", "--defaults", str(defaults)).stdout
     assert "[program:nginx]" in out
     assert f"-c {conf}" in out and "daemon off;" in out
-    sup = supervisor_run(tmp_path, out)
+    sup = supervisor_run(tmp_path, out, core)
     kill9_restart_stop(sup, "nginx", "nginx", lambda: http_ok(port))
 
 
-def test_redis_adopted_runs_under_supervisord(tmp_path, supervisor_run):
+@CORES
+def test_redis_adopted_runs_under_supervisord(tmp_path, supervisor_run, core):
     need("/etc/init.d/redis-server")
     need("/usr/bin/redis-server")
     port = free_port()
@@ -143,12 +149,13 @@ def test_redis_adopted_runs_under_supervisord(tmp_path, supervisor_run):
     assert "user=redis" in out
     # tmp_path is root-only: run as root here instead of the packaged redis user.
     out = re.sub(r"^user=.*\n", "", out, flags=re.M)
-    sup = supervisor_run(tmp_path, out)
+    sup = supervisor_run(tmp_path, out, core)
     kill9_restart_stop(sup, "redis-server", "redis-server",
                        lambda: tcp_says(port, b"PING\r\n", b"+PONG"))
 
 
-def test_memcached_instances_adopted_run_under_supervisord(tmp_path, supervisor_run):
+@CORES
+def test_memcached_instances_adopted_run_under_supervisord(tmp_path, supervisor_run, core):
     need("/etc/init.d/memcached")
     need("/usr/bin/memcached")
     root = tmp_path / "root"
@@ -162,7 +169,7 @@ def test_memcached_instances_adopted_run_under_supervisord(tmp_path, supervisor_
     out = wrapctl("adopt", "/etc/init.d/memcached", "--root", str(root)).stdout
     assert "[program:memcached-alpha]" in out and "[program:memcached-beta]" in out
     assert " -d" not in out and "-P" not in out
-    sup = supervisor_run(tmp_path, out)
+    sup = supervisor_run(tmp_path, out, core)
     stats = b"stats\r\n"
     kill9_restart_stop(sup, "memcached-alpha", "memcached",
                        lambda: tcp_says(ports["alpha"], stats, b"STAT pid"))
@@ -171,7 +178,8 @@ def test_memcached_instances_adopted_run_under_supervisord(tmp_path, supervisor_
     assert tcp_says(ports["beta"], stats, b"STAT pid")
 
 
-def test_shim_fallback_runs_under_supervisord(tmp_path, supervisor_run):
+@CORES
+def test_shim_fallback_runs_under_supervisord(tmp_path, supervisor_run, core):
     """A forking daemon with no recipe: the generated wrapctl-shim command keeps it."""
     if shutil.which("wrapctl-shim") is None:
         pytest.skip("wrapctl-shim is not installed")
@@ -195,7 +203,7 @@ esac
 """)
     out = wrapctl("adopt", str(script), "--mode", "shim").stdout
     assert "wrapctl-shim --pidfile" in out and "-- /usr/bin/memcached -d" in out
-    sup = supervisor_run(tmp_path, out)
+    sup = supervisor_run(tmp_path, out, core)
     kill9_restart_stop(sup, "cachething", "memcached",
                        lambda: tcp_says(port, b"stats\r\n", b"STAT pid"))
 
