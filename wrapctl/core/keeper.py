@@ -4,8 +4,8 @@ The state file records, for every live process, who it is (pid and start time), 
 instance marker and its log files; the fd holder (fdholder.py) keeps a copy of its pipe
 ends. A core started after a SIGKILL reads the file, takes the pipes back, and re-attaches
 to each process that is still the same process (pid and start time), instead of starting
-a duplicate. The state file is rewritten at most once per loop iteration (all the spawns
-of a start-up cost one write).
+a duplicate. The state file is rewritten at the end of the loop pass that started a
+process, and at most every 50 ms for exits: a burst of spawns or exits costs one write.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import psutil
 from wrapctl.core import fdholder
 
 STATE_VERSION = 1
+FLUSH_DELAY = 0.05
 
 
 def config_digest(pc) -> str:
@@ -62,7 +63,7 @@ class Keeper:
         self.name = holder_name(statefile)
         self.sock: Optional[socket.socket] = None
         self.records: dict[str, dict] = {}
-        self._dirty = False
+        self._dirty = ""          # "", "soon" (end of this loop pass) or "later" (timer)
 
     # ---- the holder ------------------------------------------------------------------
     def connect(self) -> dict[str, list[int]]:
@@ -144,14 +145,23 @@ class Keeper:
             self.records.pop(key, None)
         else:
             self.records[key] = rec
-        if not self._dirty:
-            self._dirty = True
+        if self._dirty == "soon" or (self._dirty and rec is None):
+            return
+        # A new process is written at the end of this loop pass (a start-up's spawns all
+        # happen in one pass: one write); that must not wait, or a core killed right after
+        # a spawn would start a duplicate. A removal can wait: a stale record is harmless
+        # (the next core checks pid and start time), and a stop of everything is one write.
+        if rec is not None:
+            self._dirty = "soon"
             self.loop.call_soon(self._flush)
+        else:
+            self._dirty = "later"
+            self.loop.call_later(FLUSH_DELAY, self._flush)
 
     def _flush(self) -> None:
         if not self._dirty:
             return
-        self._dirty = False
+        self._dirty = ""
         tmp = f"{self.path}.{os.getpid()}.tmp"
         try:
             with open(tmp, "w") as f:

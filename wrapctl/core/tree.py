@@ -13,7 +13,9 @@ daemon may create cgroups this would be exact; see docs/architecture.md.
 from __future__ import annotations
 
 import os
-from typing import Iterable
+import threading
+import time
+from typing import Iterable, Optional
 
 import psutil
 
@@ -24,7 +26,72 @@ def instance_marker(key: str, serial: int) -> str:
     return f"{os.getpid()}/{key}/{serial}"
 
 
-def members(main_pid: int, marker: str, known_mains: Iterable[int] = (),
+def _children_files_work() -> bool:
+    return os.path.exists(f"/proc/self/task/{threading.get_native_id()}/children")
+
+
+_HAVE_CHILDREN_FILES = _children_files_work()
+
+
+def direct_children(pid: int) -> list[int]:
+    """Children of pid from /proc/PID/task/*/children: no scan of every process."""
+    if not _HAVE_CHILDREN_FILES:
+        try:
+            return [c.pid for c in psutil.Process(pid).children()]
+        except psutil.Error:
+            return []
+    out: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(x) for x in f.read().split())
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        for c in direct_children(todo.pop()):
+            if c not in out:
+                out.append(c)
+                todo.append(c)
+    return out
+
+
+_SCAN_TTL = 0.05
+_scan: tuple[float, list[int]] = (0.0, [])
+
+
+def _all_pids() -> list[int]:
+    """Every pid; one listing of /proc serves all the exits handled within 50 ms (a
+    shutdown of hundreds of re-attached programs would otherwise list /proc for each)."""
+    global _scan
+    now = time.monotonic()
+    if now - _scan[0] > _SCAN_TTL:
+        _scan = (now, [int(n) for n in os.listdir("/proc") if n.isdigit()])
+    return _scan[1]
+
+
+def _environ_marker(pid: int) -> Optional[str]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    key = MARKER.encode() + b"="
+    for item in data.split(b"\0"):
+        if item.startswith(key):
+            return item[len(key):].decode("utf-8", "replace")
+    return None
+
+
+def members(main_pid: int, marker: Optional[str], known_mains: Iterable[int] = (),
             everywhere: bool = False, groups: Iterable[int] = (),
             sessions: Iterable[int] = ()) -> list[psutil.Process]:
     """Live processes of one instance (main pid included if alive).
@@ -38,36 +105,26 @@ def members(main_pid: int, marker: str, known_mains: Iterable[int] = (),
     mine = os.getpgrp(), os.getsid(0)
     groups = set(groups) - set(mine)
     sessions = set(sessions) - set(mine)
-    roots: list[psutil.Process] = []
-    if main_pid:
-        try:
-            roots.append(psutil.Process(main_pid))
-        except psutil.Error:
-            pass
-    try:
-        orphans = list(psutil.process_iter()) if everywhere else psutil.Process().children()
-    except psutil.Error:
-        orphans = []
-    for child in orphans:
-        if child.pid == main_pid or child.pid in known:
+    roots: list[int] = [main_pid] if main_pid else []
+    candidates = _all_pids() if everywhere else direct_children(os.getpid())
+    for pid in candidates:
+        if pid == main_pid or pid in known or pid == os.getpid():
             continue
         try:
-            if ((marker is not None and child.environ().get(MARKER) == marker) or
-                    (groups or sessions) and _in(child.pid, groups, sessions)):
-                roots.append(child)
-        except (psutil.Error, OSError):
+            if ((marker is not None and _environ_marker(pid) == marker) or
+                    (groups or sessions) and _in(pid, groups, sessions)):
+                roots.append(pid)
+        except OSError:
             continue
-    found: dict[int, psutil.Process] = {}
+    found: list[int] = []
     for root in roots:
-        found[root.pid] = root
-        try:
-            for d in root.children(recursive=True):
-                found[d.pid] = d
-        except psutil.Error:
-            pass
+        for pid in [root] + descendants(root):
+            if pid not in found:
+                found.append(pid)
     alive = []
-    for p in found.values():
+    for pid in found:
         try:
+            p = psutil.Process(pid)
             if p.status() != psutil.STATUS_ZOMBIE:
                 alive.append(p)
         except psutil.Error:
