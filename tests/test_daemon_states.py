@@ -228,9 +228,6 @@ def test_spawn_error_retries_with_backoff(wrapctld, kind, tmp_path):
     assert len(d.log_matches(r"^spawnerr: can't find command")) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: Supervisor.reap() loops on waitpid while each "
-                   "reaped child is respawned at once; children that exit immediately keep the "
-                   "loop busy forever and the event loop never serves the API or signals")
 @pytest.mark.timeout(60)
 def test_crash_looping_programs_do_not_starve_the_daemon(tmp_path):
     """Programs that exit at once and are restarted at once must not stop the daemon from

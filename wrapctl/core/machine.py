@@ -16,6 +16,10 @@ from typing import Optional, Union
 from wrapctl.core.states import ProcessState as S, signame
 
 
+# A program that keeps exiting as soon as it starts is restarted at most once a second.
+MIN_RESTART_INTERVAL = 1.0
+
+
 # Effects ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class ProcessMachine:
         # dying before that is a failed start, whatever the time.
         self.needs_ready = bool(get("ready") or get("pidfile")) if get else False
         self.not_ready_reason: Optional[str] = None
+        self.restart_pending = False    # an autorestart waiting for MIN_RESTART_INTERVAL
 
     # ---- helpers --------------------------------------------------------------------
     @property
@@ -117,6 +122,7 @@ class ProcessMachine:
     # ---- requests -------------------------------------------------------------------
     def start(self, now: float) -> list[Effect]:
         """Ask for a spawn (API start, autostart, autorestart, backoff retry)."""
+        self.restart_pending = False
         if self.pid:
             self._emit(Log("warn", f"process '{self.name}' already running"))
             return self._take()
@@ -275,11 +281,20 @@ class ProcessMachine:
                 self._emit(Log("warn", f"exited: {self.name} ({message}; not expected)"))
         self.pid = 0
         if self.state == S.EXITED and self.may_autostart and self._wants_restart():
+            if now - self.laststart < MIN_RESTART_INTERVAL:
+                # It ran for less than a second: restart when a second has passed since it
+                # started (supervisord's tick gives the same pace), not in a tight loop.
+                self.restart_pending = True
+                self._arm(self.laststart + MIN_RESTART_INTERVAL)
+                return self._take()
             return self._take() + self.start(now)
         return self._take()
 
     def timer(self, now: float) -> list[Effect]:
         """This process's timer fired."""
+        if self.state == S.EXITED and self.restart_pending:
+            self.restart_pending = False
+            return self._take() + (self.start(now) if self.may_autostart else [])
         if self.state == S.STARTING and self.pid and now >= self.delay:
             self._enter_running(now)
         elif self.state == S.BACKOFF:

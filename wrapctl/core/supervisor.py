@@ -293,36 +293,25 @@ class Supervisor:
         self.pids[pid] = proc
 
     def reap(self) -> None:
+        """Collect every exited child first, then handle them: a handler may spawn (an
+        autorestart), and a child that exits at once must wait for the next SIGCHLD, not
+        keep this loop going while the API and signals starve."""
+        exited = []
         while True:
             try:
                 pid, sts = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
-                return
+                break
+            exited.append((pid, sts))
+        for pid, sts in exited:
             proc = self.pids.pop(pid, None)
             if proc is None:
                 # An orphan re-parented to us (we are a subreaper) that has now exited.
                 self.log("debug", f"reaped unknown pid {pid} (exit status {sts})")
             else:
                 proc.reaped(sts, pid)
-
-    async def run_command(self, argv) -> int:
-        """Run a helper command to completion; its exit code. Reaped by our own reaper
-        (a waitpid elsewhere would race it); killed with its group if cancelled."""
-        import subprocess
-        popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, process_group=0, close_fds=True)
-        fut = self.loop.create_future()
-        self.pids[popen.pid] = _CommandWaiter(popen, fut)
-        try:
-            return await asyncio.shield(fut)
-        except asyncio.CancelledError:
-            try:
-                os.killpg(popen.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            raise
 
     def begin_stop_all(self, mood: SupervisorState) -> None:
         """Shutdown or restart: no more automatic starts; stop groups one at a time,
