@@ -56,3 +56,19 @@ def test_adopt_running_refusals(wrapctld, outside_daemon):
             w.adoptRunning(name, pid)
         assert e.value.faultCode == fault
     assert alive(outside_daemon)
+
+
+def test_cli_adopt_running_from_a_pidfile(wrapctld, outside_daemon, tmp_path):
+    pidfile = tmp_path / "svc.pid"
+    pidfile.write_text(f"{outside_daemon}\n")
+    pidfile.chmod(0o644)
+    d = wrapctld("[program:svc]\ncommand=sleep 1001\nautostart=false\n")
+    r = d.wrapctl("adopt", "--running", str(pidfile), "--name", "svc")
+    assert (r.returncode, r.stdout.strip()) == (0, f"svc: attached to running pid {outside_daemon}")
+    assert d.info("svc")["pid"] == outside_daemon
+    again = d.wrapctl("adopt", "--running", str(outside_daemon), "--name", "svc")
+    assert again.returncode == 1 and again.stderr.count("\n") == 1
+    assert "ALREADY_STARTED" in again.stderr
+    pidfile.write_text("garbage\n")
+    bad = d.wrapctl("adopt", "--running", str(pidfile), "--name", "svc")
+    assert bad.returncode == 2 and "garbage" in bad.stderr and "Traceback" not in bad.stderr

@@ -85,7 +85,10 @@ def recipes_check(files):
 
 
 @cli.command("adopt")
-@click.argument("script")
+@click.argument("script", required=False)
+@click.option("--running", metavar="PIDFILE|PID",
+              help="Attach the configured program --name (or SCRIPT's name) to this daemon, "
+                   "already running, without restarting it.")
 @click.option("--format", "fmt", type=click.Choice(["supervisord", "wrapctl", "json"]),
               default="supervisord", show_default=True)
 @click.option("--mode", type=click.Choice(["auto", "recipe", "shim"]), default="auto",
@@ -97,14 +100,25 @@ def recipes_check(files):
               help="Read /etc/default and instance files under DIR.")
 @click.option("--explain", is_flag=True, help="Show what was found and why, then the section.")
 @_recipes_dir
-def adopt_command(script, fmt, mode, name, defaults, root, explain, recipes_dirs):
+@click.pass_context
+def adopt_command(ctx, script, running, fmt, mode, name, defaults, root, explain,
+                  recipes_dirs):
     """Print a program section that runs the service of init SCRIPT in the foreground.
 
     SCRIPT is a path, or a name under ROOT/etc/init.d.
 
     Exit 0 written, 2 bad input, 3 oneshot (no program), 4 no recipe (--mode recipe),
     5 needs review (nothing written).
+
+    With --running PIDFILE|PID, tell the running `wrapctl daemon` to attach its program
+    (--name, or SCRIPT's name) to that process without restarting it: exit 0 attached,
+    1 refused by the daemon or unreachable, 2 bad input.
     """
+    if running is not None:
+        _adopt_running(ctx, running, name or (os.path.basename(script) if script else ""))
+        return
+    if script is None:
+        _fail("adopt", "missing SCRIPT (or --running PIDFILE|PID --name NAME)")
     from wrapctl.adopt import (AdoptError, EXIT_ONESHOT, adopt, render_explain, render_ini,
                                to_json)
     from wrapctl.initscript import ScriptError, read_script
@@ -138,6 +152,36 @@ def adopt_command(script, fmt, mode, name, defaults, root, explain, recipes_dirs
                    f"{ad.review[0] if ad.review else ad.decision}".replace("\x00", "$(...)"),
                    err=True)
     sys.exit(status)
+
+
+def _adopt_running(ctx, running: str, name: str) -> None:
+    import xmlrpc.client
+    from wrapctl.cli.session import AuthRequired, ConnectionFailed, Ctl
+    from wrapctl.cli.target import ConfigProblem
+    from wrapctl.shims import pidfile as rules
+    if not name:
+        _fail("adopt", "--running needs the program's name: --name NAME")
+    if running.isdigit():
+        pid = int(running)
+    else:
+        reading = rules.read(running, os.geteuid())
+        if reading.refusal is not None:
+            _fail("adopt", f"{running}: pidfile {reading.refusal}")
+        if reading.pid is None:
+            _fail("adopt", f"{running}: no pid in it (missing or empty)")
+        pid = reading.pid
+    try:
+        ctl = Ctl(ctx.obj or {})
+        ctl.call("adoptRunning", name, pid, namespace="wrapctl")
+    except ConfigProblem as e:
+        _fail("adopt", str(e))
+    except ConnectionFailed as e:
+        _fail("adopt", e.text(), status=1)
+    except AuthRequired:
+        _fail("adopt", "Server requires authentication", status=1)
+    except xmlrpc.client.Fault as e:
+        _fail("adopt", f"{name}: {e.faultString}", status=1)
+    click.echo(f"{name}: attached to running pid {pid}")
 
 
 @cli.command("migrate")
