@@ -166,6 +166,7 @@ class Loader:
         if "include" in self.doc.sections:
             self._includes()
         self._check_sections()
+        self._apply_recipes()
         sections = self.doc.sections
         if "supervisord" in sections:
             daemon = self._daemon()
@@ -213,6 +214,30 @@ class Loader:
                     self._warn(self._where("include", now), "[include] is only read from the "
                                "main file; this one is ignored")
                     self.doc.sections["include"].options["files"] = opt
+
+    def _apply_recipes(self) -> None:
+        """recipe=NAME: the recipe's options fill in what the section does not set (any
+        option in the section overrides the recipe's). They are read as if written on the
+        recipe= line, so an error in one names that line."""
+        for name, sect in self.doc.sections.items():
+            opt = sect.options.get("recipe")
+            if opt is None or _kind(name) not in ("program", "eventlistener"):
+                continue
+            from wrapctl import recipes
+            given = {k: o.value for k, o in sect.options.items()}
+            try:
+                merged = recipes.resolve_program(opt.value.strip(), given)
+            except KeyError:
+                raise ConfigError(f"no recipe named {opt.value.strip()!r} "
+                                  "(wrapctl recipes list)", Where(opt.file, opt.line, name,
+                                                                  "recipe"))
+            except recipes.RecipeError as e:
+                raise ConfigError(str(e), Where(opt.file, opt.line, name, "recipe"))
+            for key, value in merged.items():
+                if key not in sect.options:
+                    # '%' in a recipe value is literal, not an expansion
+                    sect.options[key] = Option(key, str(value).replace("%", "%%"),
+                                               opt.file, opt.line)
 
     def _check_sections(self) -> None:
         for name, sect in self.doc.sections.items():
