@@ -313,6 +313,23 @@ class Supervisor:
             else:
                 proc.reaped(sts, pid)
 
+    async def run_command(self, argv) -> int:
+        """Run a helper command to completion; its exit code. Reaped by our own reaper
+        (a waitpid elsewhere would race it); killed with its group if cancelled."""
+        import subprocess
+        popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, process_group=0, close_fds=True)
+        fut = self.loop.create_future()
+        self.pids[popen.pid] = _CommandWaiter(popen, fut)
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            try:
+                os.killpg(popen.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            raise
+
     def begin_stop_all(self, mood: SupervisorState) -> None:
         """Shutdown or restart: no more automatic starts; stop groups one at a time,
         highest priority first, each fully stopped before the next (as supervisord)."""
