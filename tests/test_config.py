@@ -228,14 +228,16 @@ def test_expansions_in_program_options(tmp_path):
         stdout_logfile=%(here)s%(ENV_OWN)s.log
         stderr_logfile=NONE
         serverurl=unix://%(ENV_HOME)s/%(program_name)s.sock
-        recipe=%(program_name)s-%(process_num)s
+        exe=%(program_name)s-%(process_num)s
     """, environ={"HOME": "/home/u"})
     p = proc(cfg, "p")
     assert p.command == f"/bin/echo {tmp_path} p grp {platform.node()} 100%"
     assert p.directory == "g v"
     assert p.environment == (("GLOBAL", "g v"), ("SHARED", "from-program"), ("OWN", "/p"))
     assert p.stdout.logfile == f"{tmp_path}/p.log"
-    assert p.extra == (("recipe", "p-0"),)
+    # (a wrapctl-only option, expanded per process like command; recipe= now names a real
+    # recipe, resolved before expansion, so exe= carries this check)
+    assert p.extra == (("exe", "p-0"),)
     assert p.serverurl == "unix:///home/u/p.sock"
 
 

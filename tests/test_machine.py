@@ -177,12 +177,15 @@ def test_unlimited_retries_never_fatal():
     assert pm.state == S.STARTING
 
 
-def test_a_program_that_exits_at_once_is_restarted_once_a_second():
+def test_a_program_that_keeps_exiting_at_once_is_restarted_once_a_second():
     pm = m.ProcessMachine(cfg(startsecs=0, autorestart="true"))
     pm.start(10.0)
     pm.spawned(5, 10.0)
-    eff = pm.exited(0, "exit status 0", 10.01)
+    eff = pm.exited(0, "exit status 0", 10.01)      # one early exit: restarted at once
+    assert kinds(eff, m.Spawn) and pm.state == S.STARTING
+    pm.spawned(6, 10.01)
+    eff = pm.exited(0, "exit status 0", 10.02)      # again: a crash loop, paced
     assert pm.state == S.EXITED and not kinds(eff, m.Spawn)
-    assert kinds(eff, m.Timer)[-1] == m.Timer(11.0)
-    eff = pm.timer(11.0)
+    assert kinds(eff, m.Timer)[-1] == m.Timer(11.01)
+    eff = pm.timer(11.01)
     assert kinds(eff, m.Spawn) and pm.state == S.STARTING

@@ -104,6 +104,15 @@ def _kind(section: str) -> Optional[str]:
     return prefix if sep and prefix in _PREFIXES else None
 
 
+def _user_exists(name: str) -> bool:
+    import pwd
+    try:
+        pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+        return True
+    except (KeyError, ValueError):
+        return False
+
+
 def _nonneg(v: str) -> int:
     return V.integer(v, minimum=0)
 
@@ -224,6 +233,8 @@ class Loader:
             if opt is None or _kind(name) not in ("program", "eventlistener"):
                 continue
             from wrapctl import recipes
+            if not opt.value.strip():
+                raise ConfigError("empty value", Where(opt.file, opt.line, name, "recipe"))
             given = {k: o.value for k, o in sect.options.items()}
             try:
                 merged = recipes.resolve_program(opt.value.strip(), given)
@@ -234,6 +245,13 @@ class Loader:
             except recipes.RecipeError as e:
                 raise ConfigError(str(e), Where(opt.file, opt.line, name, "recipe"))
             for key, value in merged.items():
+                if key == "user" and key not in sect.options and not _user_exists(value):
+                    # The recipe's default user comes with the daemon's package; without
+                    # it, say so rather than refuse the whole configuration.
+                    self._warn(Where(opt.file, opt.line, name, "recipe"),
+                               f"the recipe's user {value!r} does not exist here; "
+                               "set user= to choose one")
+                    continue
                 if key not in sect.options:
                     # '%' in a recipe value is literal, not an expansion
                     sect.options[key] = Option(key, str(value).replace("%", "%%"),

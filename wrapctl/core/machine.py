@@ -87,6 +87,7 @@ class ProcessMachine:
         self.needs_ready = bool(get("ready") or get("pidfile")) if get else False
         self.not_ready_reason: Optional[str] = None
         self.restart_pending = False    # an autorestart waiting for MIN_RESTART_INTERVAL
+        self.quick_exits = 0            # autorestarts in a row of runs shorter than that
 
     # ---- helpers --------------------------------------------------------------------
     @property
@@ -281,9 +282,12 @@ class ProcessMachine:
                 self._emit(Log("warn", f"exited: {self.name} ({message}; not expected)"))
         self.pid = 0
         if self.state == S.EXITED and self.may_autostart and self._wants_restart():
-            if now - self.laststart < MIN_RESTART_INTERVAL:
-                # It ran for less than a second: restart when a second has passed since it
-                # started (supervisord's tick gives the same pace), not in a tight loop.
+            short = now - self.laststart < MIN_RESTART_INTERVAL
+            self.quick_exits = self.quick_exits + 1 if short else 0
+            if short and self.quick_exits > 1:
+                # Again it ran for less than a second: a crash loop. Restart when a second
+                # has passed since it started (supervisord's tick gives the same pace), not
+                # in a tight loop; a single early exit is still restarted at once.
                 self.restart_pending = True
                 self._arm(self.laststart + MIN_RESTART_INTERVAL)
                 return self._take()
