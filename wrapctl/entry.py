@@ -1,7 +1,9 @@
 """Console entry point for `wrapctl`.
 
 `wrapctl shim ...` is dispatched before click or the core is imported: the shim is the
-lean side of the toolkit and must start fast and stay small.
+lean side of the toolkit and must start fast and stay small. `wrapctl daemon ...` is
+dispatched before the client's command families are imported (`wrapctl -c X daemon`
+still works through the group).
 """
 import sys
 
@@ -11,6 +13,10 @@ def main(argv=None):
     if args and args[0] == "shim":
         from wrapctl.shims.main import main as shim_main
         return shim_main(args[1:])
+    if args and args[0] == "daemon":
+        # The core alone, without the client's command families (smaller, for its life).
+        from wrapctl.cli.daemon_cmd import daemon_command
+        return daemon_command.main(args=args[1:], prog_name="wrapctl daemon")
     from wrapctl.cli import cli
     return cli.main(args=args, prog_name="wrapctl")
 

@@ -1,7 +1,8 @@
 """Imports every command family so that each registers itself on the `cli` group.
 
-One line per family; a family's module owns its commands.
+One line per family; a family's module owns its commands. The daemon command is defined
+without the group (so `wrapctl daemon` loads none of the others) and added here.
 """
-from wrapctl.cli import control  # noqa: F401
-from wrapctl.cli import daemon_cmd  # noqa: F401
-from wrapctl.cli import recipes_cmd  # noqa: F401
+from wrapctl.cli import cli, control, daemon_cmd, recipes_cmd  # noqa: F401
+
+cli.add_command(daemon_cmd.daemon_command)

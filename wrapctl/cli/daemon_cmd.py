@@ -1,15 +1,18 @@
-"""`wrapctl daemon`: run the supervisor core."""
+"""`wrapctl daemon`: run the supervisor core.
+
+The command is defined here without the `wrapctl` group, so that `wrapctl daemon` (see
+wrapctl/entry.py) does not import every other command family: the daemon stays a few MiB
+smaller for its whole life. The group lists it too (registered in wrapctl/cli/commands.py).
+"""
 import sys
 
 import click
-
-from wrapctl.cli import cli
 
 EXIT_CONFIG = 2     # bad configuration (as supervisord's usage error)
 EXIT_STARTUP = 1    # could not start: pidfile held, socket in use, ...
 
 
-@cli.command("daemon")
+@click.command("daemon", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-c", "--configuration", "config_path", metavar="FILE",
               help="Configuration file (default: supervisord's search path).")
 @click.option("-n", "--nodaemon", is_flag=True, help="Stay in the foreground.")
@@ -20,7 +23,7 @@ def daemon_command(ctx, config_path, nodaemon):
     from wrapctl.core.daemon import DaemonError, run
     from wrapctl.rpc.http import BindError
 
-    path = config_path or ctx.obj.get("config_path")
+    path = config_path or (ctx.obj or {}).get("config_path")
     try:
         config = configmod.load(path)
     except configmod.ConfigError as e:

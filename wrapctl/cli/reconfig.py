@@ -152,7 +152,7 @@ def update(ctl, out, names):
 
 # -- reload / shutdown ---------------------------------------------------------------------
 
-@control_command("reload", short_help="Restart the daemon (reread config, restart all).")
+@control_command("reload", short_help="Restart the daemon: re-read the config (wrapctl keeps unchanged programs).")
 @click.argument("args", nargs=-1)
 def reload(ctl, out, args):
     """Restart the remote daemon: it rereads its config and restarts every process."""
