@@ -155,7 +155,8 @@ def update(ctl, out, names):
 @control_command("reload", short_help="Restart the daemon: re-read the config (wrapctl keeps unchanged programs).")
 @click.argument("args", nargs=-1)
 def reload(ctl, out, args):
-    """Restart the remote daemon: it rereads its config and restarts every process."""
+    """Restart the remote daemon: it re-reads its config. supervisord restarts every
+    process; wrapctl daemon keeps those whose configuration did not change."""
     if not no_args(out, "reload", args):
         return
     try:
