@@ -7,38 +7,9 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-
-class Faults:
-    """XML-RPC fault codes of supervisor's API 3.0."""
-    UNKNOWN_METHOD = 1
-    INCORRECT_PARAMETERS = 2
-    BAD_ARGUMENTS = 3
-    SIGNATURE_UNSUPPORTED = 4
-    SHUTDOWN_STATE = 6
-    BAD_NAME = 10
-    BAD_SIGNAL = 11
-    NO_FILE = 20
-    NOT_EXECUTABLE = 21
-    FAILED = 30
-    ABNORMAL_TERMINATION = 40
-    SPAWN_ERROR = 50
-    ALREADY_STARTED = 60
-    NOT_RUNNING = 70
-    SUCCESS = 80
-    ALREADY_ADDED = 90
-    STILL_RUNNING = 91
-    CANT_REREAD = 92
-
-
-class States:
-    STOPPED = 0
-    STARTING = 10
-    RUNNING = 20
-    BACKOFF = 30
-    STOPPING = 40
-    EXITED = 100
-    FATAL = 200
-    UNKNOWN = 1000
+# The codes, from the modules that define them for the daemon (both import nothing else).
+from wrapctl.core.states import ProcessState as States
+from wrapctl.rpc.faults import Faults  # noqa: F401 (re-exported for the commands)
 
 
 STOPPED_STATES = (States.STOPPED, States.EXITED, States.FATAL, States.UNKNOWN)

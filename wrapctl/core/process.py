@@ -180,19 +180,23 @@ class Process:
         self._main_exited(sts)
 
     def _main_exited(self, sts: int) -> None:
+        if self.popen is not None:
+            self._release_popen(self.popen.pid, sts)
+        self._finish(*decode_wait_status(sts))
+
+    def _finish(self, status: int, message: str) -> None:
+        """The main process is gone: clean up its tree, drain and close its pipes, forget
+        its record, and tell the machine."""
         self._cancel_tasks()
         if self.killtree:
             self._clean_up_tree(stopping=self.machine.killing)
         self._drain()
         self._close_pipes()
         self._forget()
-        if self.popen is not None:
-            self._release_popen(self.popen.pid, sts)
         self._launcher_gone = False
         if self.follower is not None:
             self.follower.daemon = 0
-        es, msg = decode_wait_status(sts)
-        self._apply(self.machine.exited(es, msg, time.time()))
+        self._apply(self.machine.exited(status, message, time.time()))
 
     def _release_popen(self, pid: int, sts: int) -> None:
         """Tell Popen its child is gone so it never waits on the pid itself."""
@@ -503,17 +507,8 @@ class Process:
             if v.pid is not None and v.pid != f.daemon:
                 self._follow(v.pid, "the pidfile moved on")
                 return
-        self._cancel_tasks()
-        if self.killtree:
-            self._clean_up_tree(stopping=self.machine.killing)
-        self._drain()
-        self._close_pipes()
-        self._forget()
-        if f is not None:
-            f.daemon = 0
         # Not our child (a previous core's, or below a launcher that stayed): no status.
-        self._apply(self.machine.exited(-1, "exit status unknown (not a child of wrapctl)",
-                                        time.time()))
+        self._finish(-1, "exit status unknown (not a child of wrapctl)")
         self.adopted = False
 
     def tree(self) -> list:
