@@ -177,6 +177,15 @@ def test_unlimited_retries_never_fatal():
     assert pm.state == S.STARTING
 
 
+def test_a_program_killed_after_a_while_is_restarted_at_once():
+    pm = m.ProcessMachine(cfg(startsecs=0, autorestart="true"))
+    for t in (10.0, 10.5, 11.0):                # killed half a second after each start
+        pm.start(t) if pm.state != S.STARTING else None
+        pm.spawned(5, t)
+        eff = pm.exited(-1, "terminated by SIGKILL", t + 0.5)
+        assert kinds(eff, m.Spawn), "restarted without waiting"
+
+
 def test_a_program_that_keeps_exiting_at_once_is_restarted_once_a_second():
     pm = m.ProcessMachine(cfg(startsecs=0, autorestart="true"))
     pm.start(10.0)

@@ -16,8 +16,10 @@ from typing import Optional, Union
 from wrapctl.core.states import ProcessState as S, signame
 
 
-# A program that keeps exiting as soon as it starts is restarted at most once a second.
+# A program that keeps dying as soon as it starts (within QUICK_EXIT, twice in a row) is
+# restarted at most once a second.
 MIN_RESTART_INTERVAL = 1.0
+QUICK_EXIT = 0.1
 
 
 # Effects ---------------------------------------------------------------------------------
@@ -282,12 +284,12 @@ class ProcessMachine:
                 self._emit(Log("warn", f"exited: {self.name} ({message}; not expected)"))
         self.pid = 0
         if self.state == S.EXITED and self.may_autostart and self._wants_restart():
-            short = now - self.laststart < MIN_RESTART_INTERVAL
+            short = now - self.laststart < QUICK_EXIT
             self.quick_exits = self.quick_exits + 1 if short else 0
             if short and self.quick_exits > 1:
-                # Again it ran for less than a second: a crash loop. Restart when a second
+                # Again it died as soon as it started: a crash loop. Restart when a second
                 # has passed since it started (supervisord's tick gives the same pace), not
-                # in a tight loop; a single early exit is still restarted at once.
+                # in a tight loop; any other exit is restarted at once.
                 self.restart_pending = True
                 self._arm(self.laststart + MIN_RESTART_INTERVAL)
                 return self._take()
