@@ -15,7 +15,7 @@ def main(argv=None):
         return shim_main(args[1:])
     if args and args[0] == "daemon":
         # The core alone, without the client's command families (smaller, for its life).
-        from wrapctl.cli.daemon_cmd import daemon_command
+        from wrapctl.daemon_main import daemon_command
         return daemon_command.main(args=args[1:], prog_name="wrapctl daemon")
     from wrapctl.cli import cli
     return cli.main(args=args, prog_name="wrapctl")

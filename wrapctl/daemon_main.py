@@ -1,8 +1,8 @@
 """`wrapctl daemon`: run the supervisor core.
 
-The command is defined here without the `wrapctl` group, so that `wrapctl daemon` (see
-wrapctl/entry.py) does not import every other command family: the daemon stays a few MiB
-smaller for its whole life. The group lists it too (registered in wrapctl/cli/commands.py).
+The command lives outside the wrapctl.cli package, whose import loads every command
+family: `wrapctl daemon` (see wrapctl/entry.py) loads none of them and stays a few MiB
+smaller for its whole life. The group lists it too (added in wrapctl/cli/commands.py).
 """
 import sys
 
