@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from test_config_helpers import load_text, proc, write
+from config_helpers import load_text, proc, write
 from wrapctl.config import (AUTO, ConfigError, EventListenerConfig, ProcessConfig, find_config,
                             load, search_paths)
 from wrapctl.config.records import LogConfig

@@ -7,7 +7,7 @@ import pwd
 
 import pytest
 
-from test_config_helpers import write
+from config_helpers import write
 from wrapctl.config import AUTO, load
 
 options = pytest.importorskip("supervisor.options")

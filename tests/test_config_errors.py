@@ -1,7 +1,7 @@
 """Every bad configuration gives one ConfigError line: 'FILE:LINE: [section] option: reason'."""
 import pytest
 
-from test_config_helpers import load_text, write
+from config_helpers import load_text, write
 from wrapctl.config import ConfigError, load
 
 P = "[supervisord]\n[program:x]\ncommand=/bin/true\n"     # program options start at line 4

@@ -45,78 +45,63 @@ def status(ctl, out, names, as_json):
 
 # -- start / stop / restart / signal -----------------------------------------------------
 
-def _start(ctl, out, names):
+class _Verb:
+    """What differs between start and stop: supervisorctl's texts, codes and methods."""
+
+    def __init__(self, word, past, missing_exit, line, ok_fault):
+        self.word, self.past, self.missing_exit = word, past, missing_exit
+        self.line, self.ok_fault = line, ok_fault
+
+
+_START = _Verb("start", "started", Exit.INVALID_ARGS, fmt.start_line, Faults.ALREADY_STARTED)
+_STOP = _Verb("stop", "stopped", Exit.GENERIC, fmt.stop_line, Faults.NOT_RUNNING)
+
+
+def _act(ctl, out, names, verb: _Verb):
+    """supervisorctl's do_start / do_stop: per name, group:*, or all."""
     if not ctl.upcheck(out):
         return
     if not names:
-        out.fail(Exit.INVALID_ARGS, "Error: start requires a process name")
-        for line in HELP["start"]:
+        out.fail(verb.missing_exit, f"Error: {verb.word} requires a process name")
+        for line in HELP[verb.word]:
             out.out(line)
         return
+
+    def report(results):
+        for r in results:
+            out.out(verb.line(r))
+            out.fault(r["status"], verb.ok_fault)
+
     if "all" in names:
-        for r in ctl.call("startAllProcesses"):
-            out.out(fmt.start_line(r))
-            out.fault(r["status"], Faults.ALREADY_STARTED)
+        report(ctl.call(f"{verb.word}AllProcesses"))
         return
     for spec in names:
         group, name = fmt.split_namespec(spec)
         if name is None:
             try:
-                results = ctl.call("startProcessGroup", group)
+                results = ctl.call(f"{verb.word}ProcessGroup", group)
             except xmlrpc.client.Fault as f:
                 if f.faultCode != Faults.BAD_NAME:
                     raise
-                out.fail(Exit.INVALID_ARGS, f"{group}: ERROR (no such group)")
+                out.fail(verb.missing_exit, f"{group}: ERROR (no such group)")
                 continue
-            for r in results:
-                out.out(fmt.start_line(r))
-                out.fault(r["status"], Faults.ALREADY_STARTED)
+            report(results)
         else:
             try:
-                ctl.call("startProcess", spec)
+                ctl.call(f"{verb.word}Process", spec)
             except xmlrpc.client.Fault as f:
-                r = fmt.fault_result(spec, f.faultCode, f.faultString)
-                out.out(fmt.start_line(r))
-                out.fault(f.faultCode, Faults.ALREADY_STARTED)
+                out.out(verb.line(fmt.fault_result(spec, f.faultCode, f.faultString)))
+                out.fault(f.faultCode, verb.ok_fault)
             else:
-                out.out(f"{fmt.make_namespec(group, name)}: started")
+                out.out(f"{fmt.make_namespec(group, name)}: {verb.past}")
+
+
+def _start(ctl, out, names):
+    _act(ctl, out, names, _START)
 
 
 def _stop(ctl, out, names):
-    if not ctl.upcheck(out):
-        return
-    if not names:
-        out.fail(Exit.GENERIC, "Error: stop requires a process name")
-        for line in HELP["stop"]:
-            out.out(line)
-        return
-    if "all" in names:
-        for r in ctl.call("stopAllProcesses"):
-            out.out(fmt.stop_line(r))
-            out.fault(r["status"], Faults.NOT_RUNNING)
-        return
-    for spec in names:
-        group, name = fmt.split_namespec(spec)
-        if name is None:
-            try:
-                results = ctl.call("stopProcessGroup", group)
-            except xmlrpc.client.Fault as f:
-                if f.faultCode != Faults.BAD_NAME:
-                    raise
-                out.fail(Exit.GENERIC, f"{group}: ERROR (no such group)")
-                continue
-            for r in results:
-                out.out(fmt.stop_line(r))
-                out.fault(r["status"], Faults.NOT_RUNNING)
-        else:
-            try:
-                ctl.call("stopProcess", spec)
-            except xmlrpc.client.Fault as f:
-                r = fmt.fault_result(spec, f.faultCode, f.faultString)
-                out.out(fmt.stop_line(r))
-                out.fault(f.faultCode, Faults.NOT_RUNNING)
-            else:
-                out.out(f"{fmt.make_namespec(group, name)}: stopped")
+    _act(ctl, out, names, _STOP)
 
 
 @control_command("start", short_help="Start processes (name, group:*, all).")
