@@ -4,10 +4,9 @@ import signal
 import subprocess
 import xmlrpc.client
 
-import psutil
 import pytest
 
-from harness import PY, Daemon, alive, read_text, script, wait_for
+from harness import PY, Daemon, alive, kill_tree, read_text, script, wait_for
 from harness import settled_wrapctld  # noqa: F401  (overrides conftest's wrapctld)
 
 KINDS = ["wrapctl", "supervisord"]
@@ -175,19 +174,6 @@ def test_stale_pidfile_is_replaced(wrapctld, tmp_path):
     assert int(read_text(root / "supervisord.pid")) == d.proc.pid
 
 
-def _kill_tree(pid):
-    try:
-        p = psutil.Process(pid)
-        procs = p.children(recursive=True) + [p]
-    except psutil.Error:
-        return
-    for q in procs:
-        try:
-            q.kill()
-        except psutil.Error:
-            pass
-
-
 def test_daemonizes_without_n(tmp_path):
     d = Daemon("wrapctl", tmp_path)
     pidfile = tmp_path / "daemon.pid"
@@ -212,4 +198,4 @@ def test_daemonizes_without_n(tmp_path):
         wait_for(lambda: not pidfile.exists(), what="pidfile removed")
     finally:
         if pid is not None and alive(pid):
-            _kill_tree(pid)
+            kill_tree(pid)
