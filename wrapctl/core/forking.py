@@ -65,28 +65,17 @@ class Follower:
     def verdict(self) -> Verdict:
         return judge_pidfile(self.path, self.launcher_ticks, self.exe)
 
-    async def wait_daemon(self, loop) -> Verdict:
+    async def wait_daemon(self) -> Verdict:
         """Until the pidfile names a pid to follow, or is refused."""
-        from inotify_simple import INotify, flags
-        changed = asyncio.Event()
-        self._changed = changed
-        ino = INotify()
+        from wrapctl.core.ready import watch_file
+
+        def decided():
+            v = self.verdict()
+            return v if v.pid is not None or v.refusal is not None else None
+        self._changed = asyncio.Event()
         try:
-            ino.add_watch(os.path.dirname(self.path) or ".",
-                          flags.CREATE | flags.MOVED_TO | flags.CLOSE_WRITE | flags.MODIFY)
-            loop.add_reader(ino.fileno(), changed.set)
-            try:
-                while True:
-                    v = self.verdict()          # after the watch is set: no lost event
-                    if v.pid is not None or v.refusal is not None:
-                        return v
-                    await changed.wait()
-                    changed.clear()
-                    ino.read(timeout=0)
-            finally:
-                loop.remove_reader(ino.fileno())
+            return await watch_file(self.path, decided, self._changed)
         finally:
-            ino.close()
             self._changed = None
 
     def poke(self) -> None:

@@ -275,7 +275,7 @@ class Process:
 
         async def steps() -> Optional[str]:
             if f is not None:
-                v = await f.wait_daemon(self.sup.loop)
+                v = await f.wait_daemon()
                 if v.refusal is not None:
                     return v.refusal
                 if current():

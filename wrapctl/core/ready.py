@@ -14,6 +14,8 @@ import asyncio
 import os
 import ssl
 import urllib.parse
+from typing import Optional
+
 from wrapctl.config.checks import Check, SpecError, parse  # noqa: F401 (re-exported)
 
 FIRST_RETRY = 0.001
@@ -93,29 +95,40 @@ async def wait_ready(check: Check, run_exec=None) -> None:
 
 
 async def _wait_pidfile(path: str) -> None:
-    """Until `path` names a live process: inotify on its directory, no timer at all."""
+    """Until `path` names a live process."""
+    await watch_file(path, lambda: pidfile_alive(path))
+
+
+async def watch_file(path: str, check, poked: Optional[asyncio.Event] = None):
+    """check() again whenever something changes in the directory of `path` (inotify; a
+    timer only where inotify is refused), or `poked` is set; return its first true value."""
     from inotify_simple import INotify, flags
     loop = asyncio.get_running_loop()
+    changed = poked if poked is not None else asyncio.Event()
     try:
         ino = INotify()
         ino.add_watch(os.path.dirname(path) or ".",
                       flags.CREATE | flags.MOVED_TO | flags.CLOSE_WRITE | flags.MODIFY)
+        loop.add_reader(ino.fileno(), changed.set)
     except OSError:
         ino = None          # no inotify here, or no directory yet: fall back to a timer
     try:
         delay = FIRST_RETRY
-        while not pidfile_alive(path):      # checked after the watch is set: no lost event
+        while True:
+            result = check()        # after the watch is set: no event is lost
+            if result:
+                return result
             if ino is None:
-                await asyncio.sleep(delay)
+                try:
+                    await asyncio.wait_for(changed.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
                 delay = min(MAX_RETRY, delay * 2)
-                continue
-            ev = loop.create_future()
-            loop.add_reader(ino.fileno(), lambda: ev.done() or ev.set_result(None))
-            try:
-                await ev
-            finally:
-                loop.remove_reader(ino.fileno())
-            ino.read(timeout=0)
+            else:
+                await changed.wait()
+                ino.read(timeout=0)
+            changed.clear()
     finally:
         if ino is not None:
+            loop.remove_reader(ino.fileno())
             ino.close()
