@@ -93,18 +93,19 @@ class Daemon:
     def mainlog(self):
         return os.path.join(self.root, "supervisord.log")
 
-    def write(self, programs, base=True):
+    def write(self, programs, base=True, loglevel="info"):
+        head = BASE_INI.format(sock=self.sock).replace("loglevel=info", f"loglevel={loglevel}")
         with open(self.conf, "w") as f:
-            f.write((BASE_INI.format(sock=self.sock) if base else "") + programs)
+            f.write((head if base else "") + programs)
 
     def command(self):
         if self.kind == "supervisord":
             return [PY, "-m", "supervisor.supervisord", "-n", "-c", self.conf]
         return [PY, "-m", "wrapctl", "daemon", "-n", "-c", self.conf]
 
-    def start(self, programs=None, deadline=30, base=True):
+    def start(self, programs=None, deadline=30, base=True, loglevel="info"):
         if programs is not None:
-            self.write(programs, base=base)
+            self.write(programs, base=base, loglevel=loglevel)
         self.log = open(os.path.join(self.root, "daemon.out"), "ab")
         self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
                                      cwd=self.root)

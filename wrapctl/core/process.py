@@ -261,7 +261,10 @@ class Process:
         if check.kind == "log":
             await self._wait_log(re.compile(check.pattern))
         else:
-            await ready.wait_ready(check, self.sup.run_command)
+            await ready.wait_ready(
+                check, self.sup.run_command, self.pid,
+                lambda: self.sup.log("debug", f"{self.name}: listen() seen, probing "
+                                              f"{check.describe()}"))
 
     async def _await_start(self, serial: int) -> None:
         """STARTING until the forking daemon is found (pidfile=) and the ready= check

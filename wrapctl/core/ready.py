@@ -1,11 +1,11 @@
 """ready= and healthcheck=: when a program is up, and whether it still answers.
 
 A spec is parsed once into a Check (pure data); probing is a coroutine on the daemon's loop.
-Nothing here spins: a probe that has to be retried (a port not yet listening) waits on a
-timer between tries, starting at 1 ms and growing to 100 ms, so a daemon that comes up in
-a few milliseconds is seen within a millisecond or two, and a slow one costs ten wakeups a
-second at most while it starts. A pidfile is watched with inotify; a log line is matched as
-the output is read.
+Nothing here spins: a probe that has to be retried (a port not yet listening) runs again
+when the program's tree calls listen() (listening.py, where the kernel offers the event),
+and otherwise on a timer that starts at 1 ms and grows to 100 ms, so a slow daemon costs
+ten wakeups a second at most while it starts. A pidfile is watched with inotify; a log
+line is matched as the output is read.
 The specs are in wrapctl/config/checks.py.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import urllib.parse
 from typing import Optional
 
 from wrapctl.config.checks import Check, SpecError, parse  # noqa: F401 (re-exported)
+from wrapctl.core import listening
 
 FIRST_RETRY = 0.001
 MAX_RETRY = 0.1
@@ -81,17 +82,34 @@ async def _http_ok(url: str) -> bool:
         w.close()
 
 
-async def wait_ready(check: Check, run_exec=None) -> None:
-    """Return once the check passes; retries on a growing timer (cancel to give up)."""
+async def wait_ready(check: Check, run_exec=None, pid: int = 0, on_listen=None) -> None:
+    """Return once the check passes (cancel to give up). A tcp:/unix: check of process
+    `pid` also runs whenever that process or one it forks calls listen() (listening.py);
+    the growing retry timer stays, for listens no event reports."""
     if check.kind == "pidfile":
         await _wait_pidfile(check.path)
         return
-    delay = FIRST_RETRY
-    while True:
-        if await probe_once(check, max(1.0, delay * 10), run_exec):
-            return
-        await asyncio.sleep(delay)
-        delay = min(MAX_RETRY, delay * 2)
+    listened = asyncio.Event()
+
+    def heard() -> None:
+        listened.set()
+        if on_listen is not None:
+            on_listen()
+    watch = listening.watch(pid, heard) if pid > 0 and check.kind in ("tcp", "unix") else None
+    try:
+        delay = FIRST_RETRY
+        while True:
+            listened.clear()
+            if await probe_once(check, max(1.0, delay * 10), run_exec):
+                return
+            try:
+                await asyncio.wait_for(listened.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+            delay = min(MAX_RETRY, delay * 2)
+    finally:
+        if watch is not None:
+            watch.close()
 
 
 async def _wait_pidfile(path: str) -> None:
