@@ -75,6 +75,9 @@ def test_json_decision_and_golden(name):
                               "directory", "recipe", "decision", "command", "stop_signal",
                               "reload_signal", "reopen_signal")}
     keep["programs"] = [p["name"] for p in d["programs"]]
+    keep["ready"] = {p["name"]: p["ready"] for p in d["programs"] if p["ready"]}
+    assert all(p["wrapctl"].get("ready", "") == p["ready"] and "ready" not in p["options"]
+               and p["ready_why"] for p in d["programs"])
     golden(f"{name}.json", json.dumps(keep, indent=1, sort_keys=True) + "\n")
 
 

@@ -1,8 +1,9 @@
 """Turn what an init script starts (initscript.ScriptInfo) into program sections.
 
 Pure: `adopt()` takes a ScriptInfo and a RecipeBook and returns an Adoption (decision,
-programs, explanation, review notes); `render_*` turn it into text. Only find_instances and
-args files read the file system (under `root`).
+programs, explanation, review notes); `render_*` turn it into text. Only find_instances,
+args files and the config files a readiness check is read from (adopt_ready) touch the
+file system (under `root`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Optional
 
+from wrapctl import adopt_ready
 from wrapctl.initscript import ScriptInfo
 from wrapctl.recipes import (Recipe, RecipeBook, format_environment, program_options,
                              shim_command)
@@ -34,6 +36,8 @@ class Program:
     options: dict[str, str]                 # supervisord options, in output order
     wrapctl: dict[str, str] = field(default_factory=dict)   # what --format wrapctl writes
     instance: str = ""
+    ready: str = ""                         # the ready= in `wrapctl` (supervisord has none)
+    ready_why: str = ""
 
 
 @dataclass
@@ -84,6 +88,17 @@ def _read_args_file(path: str) -> Optional[list[str]]:
 
 def _host(root: str, path: str) -> str:
     return path if root in ("", "/") else os.path.join(root, path.lstrip("/"))
+
+
+def _read_config(path: str) -> Optional[str]:
+    """A small regular file's text, or None (missing, a directory, a device, too big)."""
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) > 1 << 20:
+            return None
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str = "",
@@ -186,8 +201,18 @@ def _with_recipe(ad: Adoption, r: Recipe, base: str, root: str) -> None:
                 wc["pidfile"] = ctx["pidfile"] or r.pidfile
             for k in ("stopsignal", "stopwaitsecs"):
                 wc.pop(k, None)
+        rd = adopt_ready.choose(r, shlex.split(wc["command"]),
+                                pidfile_option=wc.get("pidfile", ""),
+                                script_pidfile=ctx["pidfile"],
+                                read=lambda p: _read_config(_host(root, p)))
+        if rd.spec:
+            wc["ready"] = rd.spec
+        ad.explain.append((f"{pname}: " if instances else "")
+                          + (f"ready={rd.spec} (--format wrapctl only)" if rd.spec
+                             else "no ready=") + f": {rd.why}")
         ad.programs.append(Program(name=pname, options=opts, wrapctl=wc,
-                                   instance=inst.get("instance", "")))
+                                   instance=inst.get("instance", ""), ready=rd.spec,
+                                   ready_why=rd.why))
     ad.explain.append(f"recipe {r.name}: {r.description} (checked against: {r.source})")
     ad.explain += [f"note: {n}" for n in r.notes]
 
@@ -278,7 +303,8 @@ def _without_recipe(ad: Adoption, base: str, recipe: Optional[Recipe]) -> None:
         wc["stopwaitsecs"] = str(max(info.stop_timeout, 10))
         if la.pidfile and resolved(la.pidfile):
             wc["pidfile"] = la.pidfile
-    ad.programs.append(Program(name=base, options=opts, wrapctl=wc))
+    ad.programs.append(Program(name=base, options=opts, wrapctl=wc,
+                               ready_why="no recipe, so no readiness hint"))
 
 
 def _pidfile_in_args(args: list[str]) -> str:
@@ -345,7 +371,8 @@ def to_json(ad: Adoption) -> dict:
     d["decision"] = ad.decision
     d["recipe"] = ad.recipe.name if ad.recipe else ""
     d["programs"] = [{"name": p.name, "command": p.options.get("command", ""),
-                      "options": p.options, "wrapctl": p.wrapctl, "instance": p.instance}
+                      "options": p.options, "wrapctl": p.wrapctl, "instance": p.instance,
+                      "ready": p.ready, "ready_why": p.ready_why}
                      for p in ad.programs]
     d["command"] = ad.programs[0].options["command"] if ad.programs else ""
     d["review"] = ad.review
@@ -374,6 +401,10 @@ def render_explain(ad: Adoption) -> str:
     if info.reload_signal:
         out.append(f"reload:   {info.reload_signal}")
     out.append(f"decision: {ad.decision}" + (f" ({ad.recipe.name})" if ad.recipe else ""))
+    for p in ad.programs:
+        if ad.recipe is not None:
+            out.append("ready:    " + (f"{p.name}: " if len(ad.programs) > 1 else "")
+                       + (f"{p.ready} (with --format wrapctl)" if p.ready else "(none)"))
     out.append("why:")
     out += [f"  - {e}" for e in ad.explain]
     if ad.review:
