@@ -75,8 +75,8 @@ def test_port_pinned_by_the_command(tmp_path):
     rb = book(tmp_path, portd=("foreground", FG, "port = 7000", ""))
     ad = adopted(tmp_path, rb, "portd", "-p 7123 -l 127.0.0.5")
     text, opts = wrapctl_opts(ad)
-    assert opts["ready"] == "tcp:127.0.0.5:7123"
-    assert "ready" not in render_ini(ad, "supervisord")
+    assert opts["ready"] == "tcp:127.0.0.5:7123" and opts["ready_timeout"] == "300"
+    assert not re.search(r"^ready", render_ini(ad, "supervisord"), re.M)
     j = to_json(ad)["programs"][0]
     assert j["ready"] == "tcp:127.0.0.5:7123" and "from the command" in j["ready_why"]
 
@@ -105,7 +105,7 @@ def test_port_default_alone_writes_nothing(tmp_path, conf_text, why):
     rb = book(tmp_path, portd=("foreground", FG, "port = 7000", ""))
     ad = adopted(tmp_path, rb, "portd", str(conf))
     _, opts = wrapctl_opts(ad)
-    assert "ready" not in opts
+    assert "ready" not in opts and "ready_timeout" not in opts
     assert ad.programs[0].ready == "" and why in ad.programs[0].ready_why
     assert any("no ready=" in e and "by hand" in e for e in ad.explain)
 

@@ -28,6 +28,11 @@ EXIT_NO_RECIPE = 4      # --mode recipe and no recipe matches
 EXIT_REVIEW = 5         # nothing could be written without a person (e.g. no instances found)
 
 _SKIP_ENV = {"PATH", "HOME", "PWD", "SHELL", "IFS"}
+# ready_timeout= written with an adopted ready=: adopt cannot know how long this
+# installation takes to answer (mysqld opens its socket only after crash recovery), and a
+# start cut short is killed and begins its recovery again. A daemon that dies while
+# starting is still seen at once.
+READY_TIMEOUT = 300
 
 
 @dataclass
@@ -207,6 +212,7 @@ def _with_recipe(ad: Adoption, r: Recipe, base: str, root: str) -> None:
                                 read=lambda p: _read_config(_host(root, p)))
         if rd.spec:
             wc["ready"] = rd.spec
+            wc["ready_timeout"] = str(READY_TIMEOUT)
         ad.explain.append((f"{pname}: " if instances else "")
                           + (f"ready={rd.spec} (--format wrapctl only)" if rd.spec
                              else "no ready=") + f": {rd.why}")
