@@ -97,6 +97,7 @@ def test_port_from_the_config_file_the_command_names(tmp_path):
     ("listen 8080\n", "neither the command nor a config file"),        # not a port line
     ("port 7001\nport 7002\n", "several ports"),
     ("port 7001\ninclude /etc/other.conf\n", "includes other files"),
+    ("port 0\nunixsocket /run/x.sock\n", "no TCP listener"),
 ])
 def test_port_default_alone_writes_nothing(tmp_path, conf_text, why):
     conf = tmp_path / "portd.conf"

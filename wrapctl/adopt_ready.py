@@ -7,11 +7,11 @@ where adopt can see that it holds for this installation (docs/adopt.md, "Readine
 - socket: `unix:PATH`, the recipe's path, or the one the command names (`--socket`);
 - pidfile: `pidfile` when the program has pidfile=, else `pidfile:PATH` with the recipe's
   pidfile (or the script's, when the command passes it on with {pidfile});
-- port: `tcp:HOST:PORT` only when the command (`--port N`, `--port=N`, `-p N`) or a config
-  file it names (a `port N` / `port = N` line) says which port; the recipe's port is a
-  default the daemon's config can change, so alone it writes nothing. HOST is loopback
-  unless the command (`-l`, `--bind`) or that file (`bind`, `listen_addresses`,
-  `ListenAddress`) names one address.
+- port: `tcp:HOST:PORT` only when the command (`--port N`, `--port=N`, `-p N`, `-pN`) or
+  a config file it names (a `port N` / `port = N` line) says which port; the recipe's
+  port is a default the daemon's config can change, so alone it writes nothing. HOST is
+  loopback unless the command (`-l`, `--bind`, `--listen`) or that file (`bind`,
+  `listen_addresses`, `ListenAddress`) names one address.
 
 Pure: files are read through the `read` callable (adopt reads them under --root).
 """
@@ -77,6 +77,8 @@ def _tcp(r: Recipe, argv: list[str], read) -> Readiness:
             port_unsure = f"{path} sets several ports ({', '.join(sorted(got['ports']))})"
         elif got["ports"] and port is None:
             port, port_from = int(next(iter(got["ports"]))), f"{path} (port line)"
+            if not 0 < port < 65536:
+                port_unsure, port = f"{path} sets port {port} (no TCP listener)", None
         if got.get("bad_host"):
             host_unsure = f"{path} names an address adopt cannot use ({got['bad_host']})"
         elif got["host"] is not None and host is None:
