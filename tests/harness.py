@@ -93,8 +93,10 @@ class Daemon:
     def mainlog(self):
         return os.path.join(self.root, "supervisord.log")
 
-    def write(self, programs, base=True, loglevel="info"):
+    def write(self, programs, base=True, loglevel="info", daemon_options=""):
+        """daemon_options: more [supervisord] lines."""
         head = BASE_INI.format(sock=self.sock).replace("loglevel=info", f"loglevel={loglevel}")
+        head = head.replace("nodaemon=true\n", "nodaemon=true\n" + daemon_options)
         with open(self.conf, "w") as f:
             f.write((head if base else "") + programs)
 
@@ -103,9 +105,9 @@ class Daemon:
             return [PY, "-m", "supervisor.supervisord", "-n", "-c", self.conf]
         return [PY, "-m", "wrapctl", "daemon", "-n", "-c", self.conf]
 
-    def start(self, programs=None, deadline=30, base=True, loglevel="info"):
+    def start(self, programs=None, deadline=30, base=True, loglevel="info", daemon_options=""):
         if programs is not None:
-            self.write(programs, base=base, loglevel=loglevel)
+            self.write(programs, base=base, loglevel=loglevel, daemon_options=daemon_options)
         self.log = open(os.path.join(self.root, "daemon.out"), "ab")
         self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
                                      cwd=self.root)

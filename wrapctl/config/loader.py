@@ -72,6 +72,8 @@ WRAPCTL_DAEMON_OPTIONS: dict[str, Callable[[str], str]] = {
     "autoreload": lambda v: (V.boolean(v), v.strip())[1],
     "autoreload_delay": lambda v: (V.number(v), v.strip())[1],
     "statefile": _nonempty,
+    "cgroups": lambda v: v.strip() if v.strip().lower() == "auto" else
+                         ("false" if not V.boolean(v) else "auto"),
 }
 
 _KNOWN_OPTIONS = {

@@ -277,6 +277,22 @@ class Daemon:
             self.logger.info("received SIGUSR2 indicating log reopen request")
             self.supervisor.reopen_logs()
 
+    def _cgroups(self):
+        """cgroups= ([supervisord], wrapctl-only): auto (default) uses one cgroup v2 group
+        per program where the daemon may create them; false never does."""
+        raw = (self.config.daemon.extra_get("cgroups") or "auto").strip().lower()
+        if raw in ("false", "no", "off", "0"):
+            return None
+        from wrapctl.core.cgroups import Cgroups
+        ident = statefile_for(self.config) or self.config.daemon.pidfile or self.config.path
+        groups = Cgroups.create(os.path.abspath(ident))
+        if groups is None:
+            self.logger.debug("cgroups: cannot create cgroup v2 groups here; process trees "
+                              "are followed by parentage and markers")
+        else:
+            self.logger.debug(f"cgroups: one group per program under {groups.base}")
+        return groups
+
     def _keeper(self):
         """(Keeper, state records, held fds) when re-attachment is on, else Nones."""
         from wrapctl.core.keeper import Keeper, read_state
@@ -328,6 +344,7 @@ class Daemon:
         self.supervisor = Supervisor(self.config, self.loop, self.logger,
                                      serverurl_for(self.config), bus=self.bus)
         self.supervisor.keeper = keeper
+        self.supervisor.cgroups = self._cgroups()
         try:
             await self._serve()
         except BaseException:
@@ -343,6 +360,8 @@ class Daemon:
             watcher.close()
         await self._stop_serving()
         self.supervisor.close()
+        if self.supervisor.cgroups is not None:
+            self.supervisor.cgroups.close()
         if keeper is not None:
             keeper.close(stop_holder=True)
         self.logger.info("exiting")

@@ -18,7 +18,7 @@ import psutil
 
 from wrapctl.config.records import AUTO
 from wrapctl.core import machine as m
-from wrapctl.core import forking, ready, tree
+from wrapctl.core import cgroups, forking, ready, tree
 from wrapctl.core.keeper import config_digest as keeper_digest
 from wrapctl.core.logs import RotatingFile, strip_ansi
 from wrapctl.core.spawn import SpawnError, spawn
@@ -67,6 +67,7 @@ class Process:
         self.sessions: set = set()      # to recognise orphans that dropped the marker
         self.serial = 0                 # spawns so far: part of the instance marker
         self.marker: Optional[str] = None
+        self.cgroup: Optional[str] = None   # this program's cgroup (cgroups.py), if any
         raw = config.extra_get("killtree")
         # killtree=false keeps supervisord's behaviour: only the main pid (or its group).
         self.killtree = raw is None or raw.strip().lower() in ("true", "yes", "on", "1")
@@ -347,7 +348,12 @@ class Process:
                 ch.open_log()
             self.serial += 1
             self.marker = tree.instance_marker(f"{self.group}:{self.name}", self.serial)
-            popen = spawn(self.config, self.sup.serverurl, self.marker)
+            groups = self.sup.cgroups if self.killtree else None
+            if groups is not None:
+                with groups.entered(self.key) as self.cgroup:
+                    popen = spawn(self.config, self.sup.serverurl, self.marker)
+            else:
+                popen = spawn(self.config, self.sup.serverurl, self.marker)
         except (SpawnError, OSError) as e:
             self._apply(self.machine.spawn_failed(str(e), time.time()))
             return
@@ -392,7 +398,7 @@ class Process:
             create_time = 0.0
         keeper.record(self.key, {
             "pid": pid, "create_time": create_time, "laststart": self.machine.laststart,
-            "serial": self.serial, "marker": self.marker,
+            "serial": self.serial, "marker": self.marker, "cgroup": self.cgroup,
             "digest": keeper_digest(self.config),
             "groups": sorted(self.groups), "sessions": sorted(self.sessions),
             "logs": {ch: c.logfile for ch, c in self.channels.items()}})
@@ -428,6 +434,7 @@ class Process:
             raise ValueError(f"no process with pid {pid}")
         # Its tree: descendants, and its process group if it leads one (daemons do).
         self.marker = None
+        self.cgroup = None
         self.groups = {pid} if os.getpgid(pid) == pid else set()
         self.sessions = set()
         self.adopted = True
@@ -452,6 +459,7 @@ class Process:
             ch.open_log()
         self.serial = rec["serial"]
         self.marker = rec["marker"]
+        self.cgroup = rec.get("cgroup")
         self.groups = set(rec.get("groups", ()))
         self.sessions = set(rec.get("sessions", ()))
         stdin = open(fds[0], "wb", buffering=0)
@@ -515,7 +523,10 @@ class Process:
         self.adopted = False
 
     def tree(self) -> list:
-        """Live processes of the current instance (main pid, descendants, marked orphans)."""
+        """Live processes of the current instance (main pid, descendants, marked orphans;
+        or its cgroup's members)."""
+        if self.cgroup is not None:
+            return tree.alive(cgroups.members(self.cgroup))
         if self.marker is None and not self.adopted:
             return []
         return tree.members(self.machine.pid, self.marker, self.sup.pids.keys(),
@@ -526,9 +537,13 @@ class Process:
         """The main process is gone; what it left must not outlive it. On a stop, whatever
         remains is killed now; after a crash it gets the stop signal, and SIGKILL after
         stopwaitsecs (by identity: a pid reused meanwhile is not touched)."""
-        left = (tree.members(0, self.marker, self.sup.pids.keys(), everywhere=self.adopted,
-                             groups=self.groups, sessions=self.sessions)
-                if self.marker or self.groups else [])
+        if self.cgroup is not None:
+            left = tree.alive(cgroups.members(self.cgroup))
+        elif self.marker or self.groups:
+            left = tree.members(0, self.marker, self.sup.pids.keys(), everywhere=self.adopted,
+                                groups=self.groups, sessions=self.sessions)
+        else:
+            left = []
         if not left:
             return
         names = ", ".join(str(p.pid) for p in left)

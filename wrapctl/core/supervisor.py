@@ -82,6 +82,7 @@ class Supervisor:
         self.deps: dict[str, tuple[str, ...]] = depsmod.dependency_map(config)
         self.waiting: dict[str, tuple[Process, bool]] = {}   # key -> (process, autostart?)
         self.keeper = None          # keeper.Keeper when re-attachment is on
+        self.cgroups = None         # cgroups.Cgroups where the daemon may create groups
 
     # ---- logging & notification ------------------------------------------------------
     def log(self, level: str, message: str) -> None:

@@ -7,8 +7,8 @@ starts; a re-parented orphan is attributed to its instance by that marker. An in
 tree is its main pid's descendants plus the daemon's marked orphans and their descendants:
 only processes the daemon launched, never anything outside its own tree.
 
-A descendant that clears its environment *and* is orphaned cannot be attributed: where the
-daemon may create cgroups this would be exact; see docs/architecture.md.
+A descendant that clears its environment *and* is orphaned cannot be attributed; where the
+daemon may create cgroups (cgroups.py) the group's member list is used instead.
 """
 from __future__ import annotations
 
@@ -121,8 +121,13 @@ def members(main_pid: int, marker: Optional[str], known_mains: Iterable[int] = (
         for pid in [root] + descendants(root):
             if pid not in found:
                 found.append(pid)
+    return alive(found)
+
+
+def alive(pids: Iterable[int]) -> list[psutil.Process]:
+    """The pids that are live processes (not zombies), as psutil handles (identity kept)."""
     alive = []
-    for pid in found:
+    for pid in pids:
         try:
             p = psutil.Process(pid)
             if p.status() != psutil.STATUS_ZOMBIE:

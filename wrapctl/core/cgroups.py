@@ -1,0 +1,144 @@
+"""One cgroup v2 group per program, where the daemon may create them: the exact tree.
+
+A process cannot leave its cgroup by forking, setsid() or clearing its environment, so the
+group's member list is the program's whole tree with nothing guessed; tree.py's attribution
+(markers, process groups, sessions) is used only where there are no groups.
+
+Layout: <cgroup2 mount><the daemon's own cgroup>/wrapctl.<id>/<program>, where <id> comes
+from the daemon's state file (or pidfile) path, so a core started again after a SIGKILL
+finds the groups of the programs it re-attaches to. No controller is enabled: the groups
+only track membership.
+
+A child is put in its group before it execs, without Python code in the child: the daemon
+moves itself into the group, forks, and moves back (two writes to cgroup.procs; Python 3.11
+cannot pass CLONE_INTO_CGROUP). Moving after the fork would let a quick child fork outside.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from typing import Iterator, Optional
+
+SAFE = re.compile(r"[^A-Za-z0-9_:@+=-]")
+
+
+def _cgroup2_mount() -> Optional[str]:
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index("-")
+                if fields[sep + 1] == "cgroup2":
+                    return fields[4]
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _own_cgroup() -> Optional[str]:
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                if line.startswith("0::"):
+                    return line[3:].strip()
+    except OSError:
+        pass
+    return None
+
+
+def leaf_name(key: str) -> str:
+    """A directory name for a process key ("group:name"); never an interface file's name
+    (those all contain a dot)."""
+    safe = SAFE.sub("_", key)
+    if safe != key:
+        safe += "-" + hashlib.sha1(key.encode()).hexdigest()[:8]
+    return safe
+
+
+class Cgroups:
+    """The daemon's groups. create() returns None where they cannot be made."""
+
+    def __init__(self, base: str, home: str):
+        self.base = base        # .../wrapctl.<id>
+        self.home = home        # the daemon's own cgroup directory, to move back to
+
+    @classmethod
+    def create(cls, ident: str) -> Optional["Cgroups"]:
+        mount, own = _cgroup2_mount(), _own_cgroup()
+        if mount is None or own is None:
+            return None
+        home = os.path.normpath(mount + "/" + own)
+        tag = hashlib.sha1(ident.encode()).hexdigest()[:12]
+        base = os.path.join(home, f"wrapctl.{tag}")
+        try:
+            os.makedirs(base, exist_ok=True)
+            probe = os.path.join(base, "probe")
+            os.makedirs(probe, exist_ok=True)
+            os.rmdir(probe)
+            if not os.access(os.path.join(home, "cgroup.procs"), os.W_OK):
+                return None
+        except OSError:
+            return None
+        return cls(base, home)
+
+    def path(self, key: str) -> str:
+        return os.path.join(self.base, leaf_name(key))
+
+    @contextlib.contextmanager
+    def entered(self, key: str) -> Iterator[Optional[str]]:
+        """Inside the block the daemon is in `key`'s group, so what it forks is born there.
+        Yields the group's path, or None if it could not be entered (the fork still runs)."""
+        path = self.path(key)
+        try:
+            os.makedirs(path, exist_ok=True)
+            _write(os.path.join(path, "cgroup.procs"), "0")
+        except OSError:
+            yield None
+            return
+        try:
+            yield path
+        finally:
+            try:
+                _write(os.path.join(self.home, "cgroup.procs"), "0")
+            except OSError:
+                pass    # the home group is gone: nowhere better to be
+
+    def close(self) -> None:
+        """Remove the groups that are empty (a group with members stays: killtree=false or
+        a process that would not die)."""
+        try:
+            names = os.listdir(self.base)
+        except OSError:
+            return
+        for name in names:
+            p = os.path.join(self.base, name)
+            if os.path.isdir(p):
+                remove(p)
+        remove(self.base)
+
+
+def members(path: str) -> list[int]:
+    """Pids in a group (empty if it is gone)."""
+    try:
+        with open(os.path.join(path, "cgroup.procs")) as f:
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def remove(path: str) -> bool:
+    try:
+        os.rmdir(path)
+        return True
+    except OSError:
+        return False
+
+
+def _write(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
