@@ -2,7 +2,7 @@
 
 `wrapctl shim ...` is dispatched before click or the core is imported: the shim is the
 lean side of the toolkit and must start fast and stay small. `wrapctl daemon ...` is
-dispatched before the client's command families are imported (`wrapctl -c X daemon`
+dispatched before click and the client's command families are imported (`wrapctl -c X daemon`
 still works through the group).
 """
 import sys
@@ -15,8 +15,8 @@ def main(argv=None):
         return shim_main(args[1:])
     if args and args[0] == "daemon":
         # The core alone, without the client's command families (smaller, for its life).
-        from wrapctl.daemon_main import daemon_command
-        return daemon_command.main(args=args[1:], prog_name="wrapctl daemon")
+        from wrapctl.daemon_main import main as daemon_main
+        return daemon_main(args[1:])
     from wrapctl.cli import cli
     return cli.main(args=args, prog_name="wrapctl")
 

@@ -16,10 +16,11 @@ cannot pass CLONE_INTO_CGROUP). Moving after the fork would let a quick child fo
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 from typing import Iterator, Optional
+
+from wrapctl.digest import sha1
 
 SAFE = re.compile(r"[^A-Za-z0-9_:@+=-]")
 
@@ -53,7 +54,7 @@ def leaf_name(key: str) -> str:
     (those all contain a dot)."""
     safe = SAFE.sub("_", key)
     if safe != key:
-        safe += "-" + hashlib.sha1(key.encode()).hexdigest()[:8]
+        safe += "-" + sha1(key.encode()).hexdigest()[:8]
     return safe
 
 
@@ -70,7 +71,7 @@ class Cgroups:
         if mount is None or own is None:
             return None
         home = os.path.normpath(mount + "/" + own)
-        tag = hashlib.sha1(ident.encode()).hexdigest()[:12]
+        tag = sha1(ident.encode()).hexdigest()[:12]
         base = os.path.join(home, f"wrapctl.{tag}")
         try:
             os.makedirs(base, exist_ok=True)

@@ -10,7 +10,6 @@ process, and at most every 50 ms for exits: a burst of spawns or exits costs one
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import socket
@@ -21,6 +20,7 @@ from typing import Optional
 import psutil
 
 from wrapctl.core import fdholder
+from wrapctl.digest import sha1
 
 STATE_VERSION = 1
 FLUSH_DELAY = 0.05
@@ -28,11 +28,11 @@ FLUSH_DELAY = 0.05
 
 def config_digest(pc) -> str:
     """Identity of a process's configuration across restarts (where it was read is not)."""
-    return hashlib.sha1(repr(dataclasses.replace(pc, where=None)).encode()).hexdigest()
+    return sha1(repr(dataclasses.replace(pc, where=None)).encode()).hexdigest()
 
 
 def holder_name(statefile: str) -> str:
-    return "wrapctl-fdholder-" + hashlib.sha1(os.path.abspath(statefile).encode()).hexdigest()[:16]
+    return "wrapctl-fdholder-" + sha1(os.path.abspath(statefile).encode()).hexdigest()[:16]
 
 
 def read_state(path: str) -> dict:

@@ -10,7 +10,7 @@ import errno
 import os
 import re
 import signal
-import secrets
+import random
 import time
 from typing import Callable, Optional
 
@@ -26,6 +26,7 @@ from wrapctl.core.states import ProcessState, decode_wait_status
 
 READ_CHUNK = 65536
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_RANDOM = random.SystemRandom()
 
 
 class OutputChannel:
@@ -119,7 +120,7 @@ class Process:
     def _auto_logname(self, channel: str) -> str:
         """supervisord's AUTO name: NAME-CHANNEL---IDENTIFIER-XXXXXXXX.log in childlogdir."""
         d = self.sup.config.daemon
-        suffix = "".join(secrets.choice(_NAME_CHARS) for _ in range(8))
+        suffix = "".join(_RANDOM.choice(_NAME_CHARS) for _ in range(8))
         return os.path.join(d.childlogdir,
                             f"{self.config.name}-{channel}---{d.identifier}-{suffix}.log")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import ssl
+import socket
 import urllib.parse
 from typing import Optional
 
@@ -36,7 +36,7 @@ async def probe_once(check: Check, timeout: float, run_exec=None) -> bool:
             w.close()
             return True
         if check.kind == "http":
-            return await asyncio.wait_for(_http_ok(check.url), timeout)
+            return await asyncio.wait_for(_http_ok(check.url, timeout), timeout)
         if check.kind == "pidfile":
             return pidfile_alive(check.path)
         if check.kind == "exec":
@@ -61,25 +61,47 @@ def pidfile_alive(path: str) -> bool:
         return False
 
 
-async def _http_ok(url: str) -> bool:
+def _request(u) -> bytes:
+    target = (u.path or "/") + (f"?{u.query}" if u.query else "")
+    return f"GET {target} HTTP/1.0\r\nHost: {u.netloc}\r\nUser-Agent: wrapctl\r\n\r\n" \
+        .encode("latin-1")
+
+
+def _status_ok(line: bytes) -> bool:
+    parts = line.split()
+    return len(parts) >= 2 and parts[1][:1] in (b"2", b"3")
+
+
+async def _http_ok(url: str, timeout: float = 5.0) -> bool:
     u = urllib.parse.urlsplit(url)
-    port = u.port or (443 if u.scheme == "https" else 80)
-    ctx = ssl.create_default_context() if u.scheme == "https" else None
-    if ctx is not None:
-        # A health probe of our own child on loopback: certificate names rarely match.
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    r, w = await asyncio.open_connection(u.hostname, port, ssl=ctx)
+    if u.scheme == "https":
+        # The daemon's asyncio is loaded without ssl (daemon_main.py: OpenSSL costs ~4 MiB
+        # of RSS), so TLS probes run blocking in a worker thread, bounded by the timeout.
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, _https_ok, u, timeout)
+    r, w = await asyncio.open_connection(u.hostname, u.port or 80)
     try:
-        target = (u.path or "/") + (f"?{u.query}" if u.query else "")
-        w.write(f"GET {target} HTTP/1.0\r\nHost: {u.netloc}\r\nUser-Agent: wrapctl\r\n\r\n"
-                .encode("latin-1"))
+        w.write(_request(u))
         await w.drain()
-        line = await r.readline()
-        parts = line.split()
-        return len(parts) >= 2 and parts[1][:1] in (b"2", b"3")
+        return _status_ok(await r.readline())
     finally:
         w.close()
+
+
+def _https_ok(u, timeout: float) -> bool:
+    import ssl
+    ctx = ssl.create_default_context()
+    # A probe of our own child, usually on loopback: certificate names rarely match.
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((u.hostname, u.port or 443), timeout) as raw, \
+                ctx.wrap_socket(raw, server_hostname=u.hostname) as s:
+            s.sendall(_request(u))
+            line = s.makefile("rb").readline(8192)
+    except (OSError, ValueError):
+        return False
+    return _status_ok(line)
 
 
 async def wait_ready(check: Check, run_exec=None, pid: int = 0, on_listen=None) -> None:

@@ -6,8 +6,8 @@ constant-time. A malformed Authorization header is a 400, a missing or wrong one
 """
 import base64
 import binascii
-import hashlib
-import hmac
+
+from wrapctl.digest import compare_digest, sha1
 
 OK = 200
 BAD_REQUEST = 400
@@ -27,9 +27,9 @@ class BasicAuth:
     def password_matches(self, given):
         stored = self.password
         if stored.startswith("{SHA}"):
-            given = hashlib.sha1(given.encode("utf-8")).hexdigest()
-            return hmac.compare_digest(stored[5:].lower().encode(), given.encode())
-        return hmac.compare_digest(stored.encode("utf-8"), given.encode("utf-8"))
+            given = sha1(given.encode("utf-8")).hexdigest()
+            return compare_digest(stored[5:].lower().encode(), given.encode())
+        return compare_digest(stored.encode("utf-8"), given.encode("utf-8"))
 
     def check(self, authorization):
         """OK, BAD_REQUEST or UNAUTHORIZED for an Authorization header (str, bytes or None)."""
@@ -47,6 +47,6 @@ class BasicAuth:
         user, sep, password = decoded.partition(":")
         if not sep:
             return UNAUTHORIZED
-        user_ok = hmac.compare_digest(user.encode("utf-8"), str(self.username).encode("utf-8"))
+        user_ok = compare_digest(user.encode("utf-8"), str(self.username).encode("utf-8"))
         pass_ok = self.password_matches(password)
         return OK if (user_ok and pass_ok) else UNAUTHORIZED

@@ -12,14 +12,15 @@ POST /ui/action            JSON {action, target, signal?} with header X-CSRF-Tok
 """
 from __future__ import annotations
 
-import hmac
+import base64
 import html
 import json
-import secrets
+import os
 import urllib.parse
 import weakref
 from importlib import resources
 
+from wrapctl.digest import compare_digest
 from wrapctl.rpc.api import SupervisorAPI, make_namespec, split_namespec
 from wrapctl.web.actions import ActionError, perform
 from wrapctl.web.hub import Hub, sse
@@ -62,7 +63,7 @@ class WebUI:
         self.daemon = daemon
         self.api = SupervisorAPI(daemon)
         self.hub = Hub(daemon)
-        self.token = secrets.token_urlsafe(32)
+        self.token = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
 
     # ---- pages -----------------------------------------------------------------------
     async def page(self, request, response):
@@ -152,7 +153,7 @@ class WebUI:
     # ---- actions -------------------------------------------------------------------
     def _csrf_ok(self, request) -> bool:
         given = request.header("x-csrf-token") or ""
-        return hmac.compare_digest(given.encode("utf-8", "replace"), self.token.encode())
+        return compare_digest(given.encode("utf-8", "replace"), self.token.encode())
 
     @staticmethod
     def _same_origin(request) -> bool:
