@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import mmap
 import os
 import platform
@@ -134,7 +135,12 @@ class Watch:
         tracer.hold()
         try:
             for cpu in range(os.cpu_count() or 1):
-                fd = tracer.open(tracer.sample_attr, pid, cpu)
+                try:
+                    fd = tracer.open(tracer.sample_attr, pid, cpu)
+                except OSError as e:
+                    if e.errno == errno.ENODEV:
+                        continue    # an offline CPU: nothing of ours runs there
+                    raise
                 try:
                     ring = mmap.mmap(fd, 2 * mmap.PAGESIZE)
                 except OSError:
