@@ -291,6 +291,10 @@ class Daemon:
                               "are followed by parentage and markers")
         else:
             self.logger.debug(f"cgroups: one group per program under {groups.base}")
+            if not groups.favordynmods:
+                self.logger.info("cgroups: the cgroup2 mount lacks favordynmods; putting a "
+                                 "program in its group can then wait for an RCU grace period "
+                                 "(8-16 ms for a lone spawn; docs/architecture.md)")
         return groups
 
     def _keeper(self):
