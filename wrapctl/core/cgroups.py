@@ -65,8 +65,8 @@ class Cgroups:
     def __init__(self, base: str, home: str, favordynmods: bool = False):
         self.base = base        # .../wrapctl.<id>
         self.home = home        # the daemon's own cgroup directory, to move back to
-        # Without this mount option a migration into a group waits for an RCU grace period
-        # unless another one happened just before: 8-16 ms for a lone spawn (measured).
+        # Without this mount option a migration into a group may wait for an RCU grace
+        # period: 8-16 ms for a lone spawn on a busy machine (docs/architecture.md).
         self.favordynmods = favordynmods
 
     @classmethod

@@ -292,9 +292,9 @@ class Daemon:
         else:
             self.logger.debug(f"cgroups: one group per program under {groups.base}")
             if not groups.favordynmods:
-                self.logger.info("cgroups: the cgroup2 mount lacks favordynmods; putting a "
-                                 "program in its group can then wait for an RCU grace period "
-                                 "(8-16 ms for a lone spawn; docs/architecture.md)")
+                self.logger.debug("cgroups: the cgroup2 mount lacks favordynmods; on a busy "
+                                  "machine putting a program in its group can wait for an RCU "
+                                  "grace period (docs/architecture.md)")
         return groups
 
     def _keeper(self):
