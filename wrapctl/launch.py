@@ -170,6 +170,12 @@ def parse_ssd(words: list[str]) -> Optional[Launch]:
             la.make_pidfile = True
     if not start or test:
         return None
+    if la.exec and la.exec in la.args[1:] and la.args[la.args.index(la.exec) - 1] == "--":
+        # `--startas aa-exec -- --profile=P -- $DAEMON ARGS` (tor; the reader may not know
+        # the --startas, computed at run time): a launcher that execs the daemon. What is
+        # supervised is the daemon with its own arguments.
+        la.args = la.args[la.args.index(la.exec) + 1:]
+        la.startas = ""
     if not (la.exec or la.startas):
         la.exec = UNRESOLVED        # a start whose program comes from a file we cannot read
     base = os.path.basename(la.program)
