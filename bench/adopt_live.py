@@ -30,6 +30,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -64,7 +65,11 @@ DROPPED = {
     "ifupdown": "its script is a oneshot that would reconfigure this VM's network",
 }
 POLICY = "/usr/sbin/policy-rc.d"
+# The daemon behind a control command that stays its parent (`postfix start-fg` runs
+# postfix-script, which waits for master).
+REAL_DAEMON = {"postfix": "/usr/lib/postfix/sbin/master"}
 MARK = "WRAPCTL_ADOPT_LIVE"
+KEEP = bool(os.environ.get("ADOPT_LIVE_KEEP"))     # keep each run's temp dir and logs
 PYBIN = os.path.dirname(sys.executable)
 PATH = f"{PYBIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -234,7 +239,8 @@ def listening(procs, port: int = 0, path: str = "") -> bool:
         except psutil.Error:
             continue
         for c in conns:
-            if port and c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port:
+            if port and c.laddr and c.laddr.port == port and (
+                    c.status == psutil.CONN_LISTEN or c.type == socket.SOCK_DGRAM):
                 return True
             if path and c.laddr == path:
                 return True
@@ -362,6 +368,7 @@ def check_program(core: Core, name: str, prog: dict, book: RecipeBook, recipe: s
     r = book.get(recipe) if recipe else None
     if r:
         want.append(r.daemon)
+    want += [REAL_DAEMON[os.path.basename(w)] for w in want if os.path.basename(w) in REAL_DAEMON]
     main_pid = next((p for p, _ in sorted(first)
                      if any(same_binary(exe_of(p), w) for w in want)), 0)
     if not main_pid:
@@ -400,6 +407,38 @@ def check_program(core: Core, name: str, prog: dict, book: RecipeBook, recipe: s
     return ""
 
 
+def control(script: str) -> str:
+    """Does the init script itself keep a daemon running here? Run `SCRIPT start`, look for
+    live processes that carry this run's marker 3 s later, `SCRIPT stop`, kill what is left
+    by pid. A daemon that the script cannot run either (no config, disabled in
+    /etc/default, hardware absent) is not a failure of the adoption."""
+    tag = uuid.uuid4().hex
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           "LANG": "C", MARK: tag}
+    try:
+        r = subprocess.run([script, "start"], env=env, capture_output=True, text=True,
+                           timeout=90, stdin=subprocess.DEVNULL)
+        out = (r.stdout + r.stderr).strip().replace("\n", " | ")[-160:]
+    except subprocess.TimeoutExpired:
+        out = "start timed out"
+    time.sleep(3)
+    running = marked(tag)
+    try:
+        subprocess.run([script, "stop"], env=env, capture_output=True, timeout=90,
+                       stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        pass
+    wait_for(lambda: not marked(tag), 15)
+    for pid, _ in marked(tag):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if running:
+        return f"init script runs it ({describe(p for p, _ in sorted(running))})"
+    return f"init script does not run it either: {out}"
+
+
 def classify(data: dict) -> str:
     if data.get("decision") in ("recipe", "shim", "foreground"):
         return data["decision"] + (f" {data['recipe']}" if data.get("recipe") else "")
@@ -424,7 +463,7 @@ def run_script(script: str, core_kind: str, fmt: str, book: RecipeBook) -> list[
         res = "no instance" if a.returncode == 5 else "FAIL"
         return [dict(base, program="", how=how, result=res,
                      reason=f"adopt exit {a.returncode}: {reason[0][:200]}")]
-    d = tempfile.mkdtemp(prefix="adopt-live-")
+    d = tempfile.mkdtemp(prefix=f"adopt-live-{os.path.basename(script)}-")
     tag = uuid.uuid4().hex
     core = Core(core_kind, d, a.stdout, tag)
     rows = []
@@ -459,7 +498,7 @@ def run_script(script: str, core_kind: str, fmt: str, book: RecipeBook) -> list[
                     r["reason"] = (r["reason"] + "; " if r["reason"] else "") + msg
             else:
                 rows.append(dict(base, program="", how=how, result="FAIL", reason=msg))
-        if not left:
+        if not left and not KEEP:
             shutil.rmtree(d, ignore_errors=True)
         else:
             rows[-1]["logs"] = d
@@ -476,7 +515,7 @@ def summary(rows: list[dict], core_kind: str, fmt: str) -> tuple[int, int, list[
     for script, rs in by_script.items():
         if any(r["result"] == "oneshot" for r in rs):
             continue
-        if all(r["result"] == "no instance" for r in rs):
+        if all(r["result"] in ("no instance", "env") for r in rs):
             noinst.append(script)
             continue
         total += 1
@@ -494,6 +533,8 @@ def main(argv=None) -> int:
                     help="wrapctl:wrapctl (default), wrapctl:supervisord, supervisord:supervisord")
     ap.add_argument("--only", nargs="*", metavar="SCRIPT", help="script names to run")
     ap.add_argument("--json", metavar="OUT")
+    ap.add_argument("--control", action="store_true",
+                    help="for each failure, run the init script itself (start, then stop)")
     a = ap.parse_args(argv)
     pkgs = a.packages or PACKAGES
     if a.install or a.install_only:
@@ -524,8 +565,16 @@ def main(argv=None) -> int:
         for s in scripts:
             log(f"{run} {s} ...")
             got = run_script(s, core_kind, fmt, book)
+            if a.control and any(r["result"] == "FAIL" for r in got):
+                verdict = control(s)
+                for r in got:
+                    if r["result"] == "FAIL":
+                        r["control"] = verdict
+                        if "does not run it" in verdict:
+                            r["result"] = "env"
             for r in got:
-                log(f"  {r['program'] or '-'}: {r['result']} {r['reason']}")
+                log(f"  {r['program'] or '-'}: {r['result']} {r['reason']}"
+                    + (f" [control: {r['control']}]" if r.get("control") else ""))
             rows += got
     width = max([len(os.path.basename(r["script"])) + len(r["program"]) for r in rows] + [20])
     for run in runs:
@@ -538,14 +587,15 @@ def main(argv=None) -> int:
             label = os.path.basename(r["script"]) + (f" {r['program']}" if r["program"] and
                                                      r["program"] != os.path.basename(
                                                          r["script"]) else "")
-            print(f"{label:{width + 3}} {r['how']:22} {r['result']:11} {r['reason']}")
+            print(f"{label:{width + 3}} {r['how']:22} {r['result']:11} {r['reason']}"
+                  + (f" [control: {r['control']}]" if r.get("control") else ""))
         ok, total, noinst = summary(rows, core_kind, fmt)
         oneshots = sorted({os.path.basename(r["script"]) for r in rows
                            if r["result"] == "oneshot" and r["core"] == core_kind
                            and r["format"] == fmt})
         print(f"\nworking: {ok}/{total} daemon scripts"
               f" ({100 * ok / total if total else 0:.1f}%);"
-              f" no instance configured (not counted): {', '.join(os.path.basename(x) for x in noinst) or '-'};"
+              f" no instance, or the init script cannot run it either (not counted): {', '.join(os.path.basename(x) for x in noinst) or '-'};"
               f" oneshots (not counted): {', '.join(oneshots) or '-'}")
     print(f"\npackages not installed: {', '.join(missing) or '-'};"
           f" {len(scripts)} scripts, {time.monotonic() - t0:.0f}s")
