@@ -124,14 +124,19 @@ async def wait_ready(check: Check, run_exec=None, pid: int = 0, on_listen=None) 
             listened.clear()
             if await probe_once(check, max(1.0, delay * 10), run_exec):
                 return
-            try:
-                await asyncio.wait_for(listened.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
-            delay = min(MAX_RETRY, delay * 2)
+            delay = await _event_or_timer(listened, delay)
     finally:
         if watch is not None:
             watch.close()
+
+
+async def _event_or_timer(event: asyncio.Event, delay: float) -> float:
+    """Until `event` is set or `delay` has passed; the next retry delay."""
+    try:
+        await asyncio.wait_for(event.wait(), delay)
+    except asyncio.TimeoutError:
+        pass
+    return min(MAX_RETRY, delay * 2)
 
 
 async def _wait_pidfile(path: str) -> None:
@@ -159,11 +164,7 @@ async def watch_file(path: str, check, poked: Optional[asyncio.Event] = None):
             if result:
                 return result
             if ino is None:
-                try:
-                    await asyncio.wait_for(changed.wait(), delay)
-                except asyncio.TimeoutError:
-                    pass
-                delay = min(MAX_RETRY, delay * 2)
+                delay = await _event_or_timer(changed, delay)
             else:
                 await changed.wait()
                 ino.read(timeout=0)
