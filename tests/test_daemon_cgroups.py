@@ -108,3 +108,21 @@ def test_groups_are_removed_at_shutdown(wrapctld, tmp_path):
     assert cgroups.members(os.path.join(base, "a:a")) == [d.info("a")["pid"]]
     d.stop()
     assert not os.path.exists(base)
+
+
+def test_reattached_program_keeps_its_group(wrapctld, tmp_path):
+    """After a SIGKILL of the core, the next core re-attaches and uses the same group: the
+    escaped grandchild still goes with its program."""
+    cmd, pidf = escaping(tmp_path, "d")
+    d = wrapctld(f"[program:esc]\ncommand={cmd}\nstartsecs=0\n")
+    d.wait_state("esc", "RUNNING")
+    main = d.info("esc")["pid"]
+    escaped = read_pid(pidf)
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait(timeout=30)
+    assert alive(main) and alive(escaped)
+    d.start()
+    assert d.info("esc")["pid"] == main
+    d.rpc().stopProcess("esc")
+    wait_for(lambda: not alive(escaped), what="escaped grandchild gone")
+    assert not alive(main)
