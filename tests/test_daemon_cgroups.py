@@ -38,10 +38,23 @@ def escaping(tmp_path, tag):
     return cmd, pidf
 
 
-def read_pid(path):
+@pytest.fixture
+def escapees():
+    """Pids to kill after the test if still alive (a failing test must not leave them)."""
+    pids = []
+    yield pids
+    for pid in pids:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def read_pid(path, escapees=None):
     wait_for(lambda: path.exists() and path.read_text().strip().isdigit(),
              what=f"pid in {path}")
-    return int(path.read_text())
+    pid = int(path.read_text())
+    if escapees is not None:
+        escapees.append(pid)
+    return pid
 
 
 def group_of(pid):
@@ -49,12 +62,12 @@ def group_of(pid):
         return [line[3:].strip() for line in f if line.startswith("0::")][0]
 
 
-def test_stop_kills_an_escaped_grandchild(wrapctld, tmp_path):
+def test_stop_kills_an_escaped_grandchild(wrapctld, tmp_path, escapees):
     cmd, pidf = escaping(tmp_path, "a")
     d = wrapctld(f"[program:esc]\ncommand={cmd}\nstartsecs=0\n")
     d.wait_state("esc", "RUNNING")
     main = d.info("esc")["pid"]
-    escaped = read_pid(pidf)
+    escaped = read_pid(pidf, escapees)
     assert os.getsid(escaped) != os.getsid(main)
     assert group_of(escaped) == group_of(main)
     assert group_of(main).endswith("/esc:esc")
@@ -63,25 +76,25 @@ def test_stop_kills_an_escaped_grandchild(wrapctld, tmp_path):
     assert not alive(main)
 
 
-def test_crash_cleans_up_an_escaped_grandchild(wrapctld, tmp_path):
+def test_crash_cleans_up_an_escaped_grandchild(wrapctld, tmp_path, escapees):
     cmd, pidf = escaping(tmp_path, "b")
     d = wrapctld(f"[program:esc]\ncommand={cmd}\nstartsecs=0\nautorestart=false\n"
                  "stopwaitsecs=2\n")
     d.wait_state("esc", "RUNNING")
     main = d.info("esc")["pid"]
-    escaped = read_pid(pidf)
+    escaped = read_pid(pidf, escapees)
     os.kill(main, signal.SIGKILL)
     d.wait_state("esc", "EXITED")
     wait_for(lambda: not alive(escaped), what="escaped grandchild gone after the crash")
     d.wait_log("left processes behind")
 
 
-def test_cgroups_false_keeps_the_old_attribution(wrapctld, tmp_path):
+def test_cgroups_false_keeps_the_old_attribution(wrapctld, tmp_path, escapees):
     cmd, pidf = escaping(tmp_path, "c")
     d = wrapctld(f"[program:esc]\ncommand={cmd}\nstartsecs=0\n",
                  daemon_options="cgroups=false\n")
     d.wait_state("esc", "RUNNING")
-    escaped = read_pid(pidf)
+    escaped = read_pid(pidf, escapees)
     try:
         d.rpc().stopProcess("esc")
         # Without a group nothing ties it to esc: it is still there (by design of this
@@ -117,7 +130,7 @@ def test_reattached_program_keeps_its_group(wrapctld, tmp_path):
     d = wrapctld(f"[program:esc]\ncommand={cmd}\nstartsecs=0\n")
     d.wait_state("esc", "RUNNING")
     main = d.info("esc")["pid"]
-    escaped = read_pid(pidf)
+    escaped = read_pid(pidf, escapees)
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait(timeout=30)
     assert alive(main) and alive(escaped)
