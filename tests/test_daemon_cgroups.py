@@ -123,7 +123,7 @@ def test_groups_are_removed_at_shutdown(wrapctld, tmp_path):
     assert not os.path.exists(base)
 
 
-def test_reattached_program_keeps_its_group(wrapctld, tmp_path):
+def test_reattached_program_keeps_its_group(wrapctld, tmp_path, escapees):
     """After a SIGKILL of the core, the next core re-attaches and uses the same group: the
     escaped grandchild still goes with its program."""
     cmd, pidf = escaping(tmp_path, "d")
