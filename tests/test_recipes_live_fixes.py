@@ -196,3 +196,64 @@ def test_aa_exec_launcher_words_are_not_the_daemons_arguments(tmp_path, book):
     ad = adopt(info, book, root=str(tmp_path))
     assert ad.recipe.name == "tor"
     assert "--profile" not in ad.programs[0].options["command"]
+
+
+APACHE2 = """#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          apache2
+# Default-Start:     2 3 4 5
+### END INIT INFO
+SCRIPTNAME="${0##*/}"
+SCRIPTNAME="${SCRIPTNAME##[KS][0-9][0-9]}"
+if [ -n "$APACHE_CONFDIR" ] ; then
+	if [ "${APACHE_CONFDIR##/etc/apache2-}" != "${APACHE_CONFDIR}" ] ; then
+	        DIR_SUFFIX="${APACHE_CONFDIR##/etc/apache2-}"
+	else
+	        DIR_SUFFIX=
+	fi
+elif [ "${SCRIPTNAME##apache2-}" != "$SCRIPTNAME" ] ; then
+	DIR_SUFFIX="-${SCRIPTNAME##apache2-}"
+	APACHE_CONFDIR=/etc/apache2$DIR_SUFFIX
+else
+	DIR_SUFFIX=
+	APACHE_CONFDIR=/etc/apache2
+fi
+if [ -z "$APACHE_ENVVARS" ] ; then
+	APACHE_ENVVARS=$APACHE_CONFDIR/envvars
+fi
+export APACHE_CONFDIR APACHE_ENVVARS
+PIDFILE=/var/run/apache2$DIR_SUFFIX/apache2.pid
+case "$1" in
+  start) apache2ctl start ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("name,confdir,pidfile", [
+    ("apache2", "/etc/apache2", "/var/run/apache2/apache2.pid"),
+    ("apache2-www2", "/etc/apache2-www2", "/var/run/apache2-www2/apache2.pid"),
+])
+def test_if_elif_else_takes_the_branch_its_known_test_selects(tmp_path, name, confdir,
+                                                              pidfile):
+    script = tmp_path / name
+    script.write_text(APACHE2)
+    info = read_script(str(script), root=str(tmp_path))
+    assert info.variables["APACHE_CONFDIR"] == confdir
+    assert info.variables["APACHE_ENVVARS"] == confdir + "/envvars"
+    assert info.variables["PIDFILE"] == pidfile
+
+
+def test_unknown_or_compound_tests_keep_the_first_branch_rule(tmp_path):
+    script = tmp_path / "svc"
+    script.write_text("""#!/bin/sh
+### BEGIN INIT INFO
+# Provides: svc
+### END INIT INFO
+if [ -x /usr/bin/thing ] ; then A=first ; else A=second ; fi
+if [ "$(id -u)" = 0 ] ; then B=root ; else B=user ; fi
+if [ "x" = "x" ] && command -v foo >/dev/null ; then C=both ; else C=other ; fi
+if [ "x" = "y" ] ; then D=no ; elif [ "$UNSET" ] ; then D=no2 ; else D=yes ; fi
+case "$1" in start) start-stop-daemon --start --exec /usr/sbin/svcd ;; esac
+""")
+    v = read_script(str(script), root=str(tmp_path)).variables
+    assert (v["A"], v["B"], v["C"], v["D"]) == ("first", "root", "both", "yes")

@@ -240,8 +240,14 @@ class _Reader:
         pending_func: Optional[str] = None
         loop_glob = ""
         expect_pattern = False
+        chains: list[dict] = []               # open `if`s: their branch and conditions
         for lineno, line in logical_lines(self.text):
+            cond_of = None                    # (chain, branch) whose test the command is
+            last_cond = None
             for words, op, bg in split_commands(line):
+                if last_cond is not None and op in ("&&", "||", "|"):
+                    last_cond[0]["compound"].add(last_cond[1])   # `if [ a ] && cmd`
+                last_cond = None
                 if not words:
                     continue
                 # Function definitions: "name() {", "name ()", "function name {".
@@ -300,11 +306,21 @@ class _Reader:
                 if not words or words == [";;"]:
                     continue
                 kw = words[0]
+                if kw in ("else", "elif") and chains:
+                    chains[-1]["branch"] += 1
+                    if kw == "elif":
+                        cond_of = (chains[-1], chains[-1]["branch"])
+                    else:
+                        chains[-1]["else"] = chains[-1]["branch"]
                 if kw in ("then", "do", "else", "elif") and len(words) > 1:
                     words = words[1:]
                     kw = words[0]
                 if kw in _KEYWORDS_OPEN and kw != "case":
                     stack.append((_KEYWORDS_OPEN[kw], ""))
+                    if kw == "if":
+                        chains.append({"branch": 0, "truth": {}, "compound": set(),
+                                       "else": -1})
+                        cond_of = (chains[-1], 0)
                     if kw == "for" and "in" in words:
                         loop_glob = " ".join(words[words.index("in") + 1:])
                     if kw in ("for",):
@@ -324,6 +340,9 @@ class _Reader:
                                     1 for c in closed if c[0] == "case")]
                             if want == "func" or any(c[0] == "func" for c in closed):
                                 func = None
+                            n_ifs = sum(1 for c in closed if c[0] == "if")
+                            if n_ifs:
+                                del chains[len(chains) - n_ifs:]
                             break
                     if kw == "}" or len(words) == 1:
                         continue
@@ -339,6 +358,8 @@ class _Reader:
                     "loop": loop_glob if any(s[0] == "loop" for s in stack) else "",
                     "conditional": len(stack) > 0 or op in ("&&", "||"),
                     "ifs": sum(1 for k in stack if k[0] == "if"),
+                    "ifpath": tuple((c, c["branch"]) for c in chains
+                                    if cond_of is None or c is not cond_of[0]),
                 }
                 k = 0
                 while k < len(words) - 1 and assignment(words[k]):
@@ -354,6 +375,9 @@ class _Reader:
                             if iw:
                                 cmds.append(Command(words=iw, line=lineno, after_op=iop,
                                                     background=ibg))
+                if cond_of is not None:
+                    ctx["cond"] = cond_of
+                    last_cond, cond_of = cond_of, None
                 for k, cmd in enumerate(cmds):
                     cmd.context = dict(ctx, substituted=k > 0)
                     self.commands.append(cmd)
@@ -369,6 +393,9 @@ class _Reader:
             if cmd.context.get("substituted"):
                 cmd.context["env"] = dict(self.env)
                 continue
+            if cmd.context.get("cond"):
+                chain, k = cmd.context["cond"]
+                chain["truth"][k] = test_value(words, exp)
             head = words[0]
             if head in ("export", "readonly", "local", "declare", "typeset"):
                 for w in words[1:]:
@@ -407,6 +434,10 @@ class _Reader:
         if len(val) > 4096:
             val = UNRESOLVED    # grown in a loop: not a value we can know
         cond = cmd.context["conditional"]
+        if any(branch_dead(c, k) for c, k in cmd.context.get("ifpath", ())):
+            # A branch the script cannot take here (apache2: `elif [ "${SCRIPTNAME##apache2-}"
+            # != "$SCRIPTNAME" ]` for the script named apache2).
+            return
         old = self.env.get(name)
         if cond and not old and re.search(r"\$\{?" + name + r"\b", raw):
             # `[ "$NICE" ] && NICE="-n $NICE"`: decorates a value only when it is set.
@@ -765,6 +796,44 @@ class _Reader:
 
 
 _REDIR = re.compile(r"^[0-9]*(>>?|<|>&|<&|&>)(.*)$")
+
+
+def test_value(words: list[str], exp) -> Optional[bool]:
+    """The value of a simple `[ ... ]`/`test ...` condition whose words are all known, else
+    None: `[ A ]`, `[ -n A ]`, `[ -z A ]`, `[ A = B ]`, `[ A != B ]`, with a leading `!`."""
+    neg = False
+    if words and words[0] == "!":
+        neg, words = True, words[1:]
+    if len(words) >= 2 and words[0] == "[" and words[-1] == "]":
+        args = words[1:-1]
+    elif words and words[0] == "test":
+        args = words[1:]
+    else:
+        return None
+    if any("$(" in w or "`" in w for w in args):
+        return None
+    vals = [exp.word(w) for w in args]
+    if any(UNRESOLVED in v for v in vals):
+        return None
+    if len(vals) == 1:
+        r = vals[0] != ""
+    elif len(vals) == 2 and vals[0] in ("-n", "-z"):
+        r = (vals[1] != "") == (vals[0] == "-n")
+    elif len(vals) == 3 and vals[1] in ("=", "==", "!="):
+        r = (vals[0] == vals[2]) == (vals[1] != "!=")
+    else:
+        return None
+    return r != neg
+
+
+def branch_dead(chain: dict, k: int) -> bool:
+    """Branch k of an if/elif/else chain is known not to run: an earlier condition is known
+    true, or its own is known false."""
+    for j in range(k):
+        if j not in chain["compound"] and chain["truth"].get(j) is True:
+            return True
+    return (k != chain["else"] and k not in chain["compound"]
+            and chain["truth"].get(k) is False)
 
 
 def strip_redirections(words: list[str]) -> list[str]:
