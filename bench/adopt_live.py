@@ -44,6 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from wrapctl.recipes import RecipeBook  # noqa: E402
+from wrapctl.shellwords import UNRESOLVED  # noqa: E402
 
 PACKAGES = [
     "nginx-light", "redis-server", "memcached", "apache2", "lighttpd", "haproxy", "dnsmasq",
@@ -407,14 +408,35 @@ def check_program(core: Core, name: str, prog: dict, book: RecipeBook, recipe: s
     return ""
 
 
-def control(script: str) -> str:
-    """Does the init script itself keep a daemon running here? Run `SCRIPT start`, look for
-    live processes that carry this run's marker 3 s later, `SCRIPT stop`, kill what is left
-    by pid. A daemon that the script cannot run either (no config, disabled in
-    /etc/default, hardware absent) is not a failure of the adoption."""
+def started_since(before: set[tuple[int, float]], tag: str, binaries: list[str]):
+    """Processes started after `before` that carry the marker `tag`, or run one of
+    `binaries` outside every process tree that existed before (apache2ctl clears the
+    environment, so the marker alone misses its daemon)."""
+    old = {pid for pid, _ in before} - {1}
+    out = set(marked(tag))
+    for p in psutil.process_iter(["create_time", "exe"]):
+        if (p.pid, p.info["create_time"]) in before or p.pid in old:
+            continue
+        if not any(same_binary(p.info["exe"] or "", b) for b in binaries if b):
+            continue
+        try:
+            if any(q.pid in old for q in p.parents()) or p.status() == psutil.STATUS_ZOMBIE:
+                continue
+        except psutil.Error:
+            continue
+        out.add((p.pid, p.info["create_time"]))
+    return out
+
+
+def control(script: str, binaries: list[str]) -> str:
+    """Does the init script itself keep its daemon running here? Run `SCRIPT start`, look
+    3 s later for what it started (see started_since), `SCRIPT stop`, kill what is left by
+    pid. A daemon that the script cannot run either (no config, disabled in /etc/default,
+    hardware absent) is not a failure of the adoption."""
     tag = uuid.uuid4().hex
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
            "LANG": "C", MARK: tag}
+    before = snapshot()
     try:
         r = subprocess.run([script, "start"], env=env, capture_output=True, text=True,
                            timeout=90, stdin=subprocess.DEVNULL)
@@ -422,14 +444,14 @@ def control(script: str) -> str:
     except subprocess.TimeoutExpired:
         out = "start timed out"
     time.sleep(3)
-    running = marked(tag)
+    running = started_since(before, tag, binaries)
     try:
         subprocess.run([script, "stop"], env=env, capture_output=True, timeout=90,
                        stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         pass
-    wait_for(lambda: not marked(tag), 15)
-    for pid, _ in marked(tag):
+    wait_for(lambda: not alive(running | marked(tag)), 15)
+    for pid in alive(running | marked(tag)):
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -437,6 +459,20 @@ def control(script: str) -> str:
     if running:
         return f"init script runs it ({describe(p for p, _ in sorted(running))})"
     return f"init script does not run it either: {out}"
+
+
+def expected_binaries(script: str, book: RecipeBook) -> list[str]:
+    try:
+        data = json.loads(wrapctl("adopt", script, "--format", "json").stdout)
+    except ValueError:
+        return []
+    out = [data.get("daemon", ""), data.get("started", "")]
+    out += [program_binary(p["command"]) for p in data.get("programs", [])]
+    r = book.get(data.get("recipe") or "")
+    if r:
+        out.append(r.daemon)
+    out += [REAL_DAEMON[os.path.basename(b)] for b in out if os.path.basename(b) in REAL_DAEMON]
+    return [b for b in out if b and UNRESOLVED not in b and b.startswith("/")]
 
 
 def classify(data: dict) -> str:
@@ -566,7 +602,7 @@ def main(argv=None) -> int:
             log(f"{run} {s} ...")
             got = run_script(s, core_kind, fmt, book)
             if a.control and any(r["result"] == "FAIL" for r in got):
-                verdict = control(s)
+                verdict = control(s, expected_binaries(s, book))
                 for r in got:
                     if r["result"] == "FAIL":
                         r["control"] = verdict
