@@ -399,6 +399,9 @@ class HTTPServer:
                 raise
         finally:
             self._tasks.discard(task)
+            # A task cancelled before its first step never ran the channel's own clean-up.
+            if not writer.is_closing():
+                writer.close()
 
     async def add_tcp(self, host, port):
         """Listen on host:port (port 0 picks one); returns the bound (host, port)."""
