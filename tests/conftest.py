@@ -46,6 +46,32 @@ def no_leftovers():
     assert not desc, "processes left behind by the suite:\n" + "\n".join(desc)
 
 
+def _own_cgroup_dir():
+    from wrapctl.core import cgroups
+    mount, _ = cgroups._cgroup2_mount()
+    own = cgroups._own_cgroup()
+    return os.path.normpath(f"{mount}/{own}") if mount and own is not None else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_stale_cgroups():
+    """Remove the empty cgroups that daemons the suite killed with SIGKILL left behind
+    (a daemon removes its own at shutdown; a killed one cannot). Only groups that appeared
+    during the session and are empty: rmdir refuses a group with processes."""
+    home = _own_cgroup_dir()
+    before = set(os.listdir(home)) if home and os.path.isdir(home) else set()
+    yield
+    if not home or not os.path.isdir(home):
+        return
+    for name in set(os.listdir(home)) - before:
+        if name.startswith("wrapctl."):
+            for d, _, _ in os.walk(os.path.join(home, name), topdown=False):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+
+
 @pytest.fixture
 def wrapctld(tmp_path):
     """Factory: wrapctld(programs_ini) starts `wrapctl daemon -n` in tmp_path; stopped after."""

@@ -8,6 +8,7 @@ the groups were not used. They skip where the machine offers no writable cgroup2
 """
 import os
 import signal
+import subprocess
 
 import pytest
 
@@ -139,3 +140,27 @@ def test_reattached_program_keeps_its_group(wrapctld, tmp_path, escapees):
     d.rpc().stopProcess("esc")
     wait_for(lambda: not alive(escaped), what="escaped grandchild gone")
     assert not alive(main)
+
+
+def test_processes_in_groups_below_the_programs_are_members(wrapctld, tmp_path, escapees):
+    """A program that makes cgroups of its own (a nested supervisor, a container runtime):
+    what it moved into them still goes with it."""
+    d = wrapctld("[program:nest]\ncommand=sleep 1000\nstartsecs=0\n")
+    d.wait_state("nest", "RUNNING")
+    main = d.info("nest")["pid"]
+    mount = next(m for m in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup")
+                 if os.path.isdir(m + group_of(main)))
+    sub = mount + group_of(main) + "/inner"
+    os.mkdir(sub)
+    # Started by the test (outside the program), then moved into the program's subgroup,
+    # as a nested supervisor would do with its own children.
+    p = subprocess.Popen(["setsid", "sleep", "1003"])
+    escapees.append(p.pid)
+    with open(sub + "/cgroup.procs", "w") as f:
+        f.write(str(p.pid))
+    assert p.pid in cgroups.members(mount + group_of(main))
+    d.rpc().stopProcess("nest")
+    p.wait(timeout=30)
+    assert p.returncode == -9
+    d.stop()
+    assert not os.path.exists(os.path.dirname(sub)), "groups left after shutdown"

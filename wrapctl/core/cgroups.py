@@ -113,24 +113,21 @@ class Cgroups:
     def close(self) -> None:
         """Remove the groups that are empty (a group with members stays: killtree=false or
         a process that would not die)."""
-        try:
-            names = os.listdir(self.base)
-        except OSError:
-            return
-        for name in names:
-            p = os.path.join(self.base, name)
-            if os.path.isdir(p):
-                remove(p)
-        remove(self.base)
+        for d, _, _ in os.walk(self.base, topdown=False):    # groups below groups first
+            remove(d)
 
 
 def members(path: str) -> list[int]:
-    """Pids in a group (empty if it is gone)."""
-    try:
-        with open(os.path.join(path, "cgroup.procs")) as f:
-            return [int(x) for x in f.read().split()]
-    except (OSError, ValueError):
-        return []
+    """Pids in a group and in the groups a program made below it (a nested supervisor, a
+    container runtime); empty if it is gone."""
+    pids: list[int] = []
+    for d, _, _ in os.walk(path):
+        try:
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                pids.extend(int(x) for x in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return pids
 
 
 def remove(path: str) -> bool:
