@@ -164,3 +164,40 @@ def test_processes_in_groups_below_the_programs_are_members(wrapctld, tmp_path, 
     assert p.returncode == -9
     d.stop()
     assert not os.path.exists(os.path.dirname(sub)), "groups left after shutdown"
+
+
+def test_a_state_file_naming_another_group_is_not_trusted(wrapctld, tmp_path, escapees):
+    """The state file says which group a re-attached program is in; if it names any other
+    group (edited, or from another daemon), its members must not be signalled."""
+    import json
+    d = wrapctld("[program:a]\ncommand=sleep 1000\nstartsecs=0\n")
+    d.wait_state("a", "RUNNING")
+    main = d.info("a")["pid"]
+    mount = next(m for m in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup")
+                 if os.path.isdir(m + group_of(main)))
+    # A bystander in a group of its own, outside this daemon's groups.
+    other = os.path.join(os.path.dirname(os.path.dirname(mount + group_of(main))),
+                         f"wrapctl-test-bystander-{os.getpid()}")
+    os.mkdir(other)
+    bystander = subprocess.Popen(["sleep", "1004"])
+    escapees.append(bystander.pid)
+    try:
+        with open(other + "/cgroup.procs", "w") as f:
+            f.write(str(bystander.pid))
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait(timeout=30)
+        state = d.root + "/supervisord.pid.state"
+        with open(state) as f:
+            data = json.load(f)
+        text = json.dumps(data).replace(mount + group_of(main), other)
+        assert other in text
+        with open(state, "w") as f:
+            f.write(text)
+        d.start()
+        assert d.info("a")["pid"] == main
+        d.rpc().stopProcess("a")
+        assert bystander.poll() is None, "a process in the group the state file named was hit"
+    finally:
+        bystander.kill()
+        bystander.wait()
+        os.rmdir(other)

@@ -444,6 +444,15 @@ class Process:
         self._apply(self.machine.adopted(pid, laststart, time.time()))
         self._watch_pidfd(pid)
 
+    def _recorded_cgroup(self, path) -> Optional[str]:
+        """A state file's group, only if it is this program's group under this daemon's
+        base: every process in it gets signalled at a stop, so a stale or edited state
+        file must not name another group."""
+        groups = self.sup.cgroups
+        if not isinstance(path, str) or groups is None or path != groups.path(self.key):
+            return None
+        return path
+
     def adopt(self, rec: dict, fds: list[int]) -> bool:
         """Re-attach to a process the previous core started; False if it is gone."""
         pid = rec["pid"]
@@ -460,7 +469,7 @@ class Process:
             ch.open_log()
         self.serial = rec["serial"]
         self.marker = rec["marker"]
-        self.cgroup = rec.get("cgroup")
+        self.cgroup = self._recorded_cgroup(rec.get("cgroup"))
         self.groups = set(rec.get("groups", ()))
         self.sessions = set(rec.get("sessions", ()))
         stdin = open(fds[0], "wb", buffering=0)
