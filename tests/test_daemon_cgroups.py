@@ -19,7 +19,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _writable_cgroup2():
-    g = cgroups.Cgroups.create(f"/tmp/wrapctl-test-probe-{os.getpid()}")
+    g = cgroups.Cgroups.create(f"/tmp/wrapctl-test-probe-{os.getpid()}", None)
     if g is None:
         return False
     g.close()
@@ -201,3 +201,19 @@ def test_a_state_file_naming_another_group_is_not_trusted(wrapctld, tmp_path, es
         bystander.kill()
         bystander.wait()
         os.rmdir(other)
+
+
+def test_programs_started_together_each_get_their_group_and_the_daemon_goes_home(wrapctld):
+    """A start-up spawns many programs in one loop pass; the daemon moves from group to group
+    and back to its own afterwards."""
+    d = wrapctld("[program:pool]\ncommand=sleep 1000\nstartsecs=0\nnumprocs=4\n"
+                 "process_name=%(program_name)s_%(process_num)s\n"
+                 "[program:single]\ncommand=sleep 1001\nstartsecs=0\n")
+    names = [f"pool:pool_{i}" for i in range(4)] + ["single"]
+    for n in names:
+        d.wait_state(n, "RUNNING")
+    groups = {n: group_of(d.info(n)["pid"]) for n in names}
+    assert len(set(groups.values())) == 5
+    for n, g in groups.items():
+        assert g.endswith("/" + (n if ":" in n else f"{n}:{n}")), (n, g)
+    assert group_of(d.proc.pid) == group_of(os.getpid())

@@ -62,15 +62,19 @@ def leaf_name(key: str) -> str:
 class Cgroups:
     """The daemon's groups. create() returns None where they cannot be made."""
 
-    def __init__(self, base: str, home: str, favordynmods: bool = False):
+    def __init__(self, base: str, home: str, loop, favordynmods: bool = False):
         self.base = base        # .../wrapctl.<id>
         self.home = home        # the daemon's own cgroup directory, to move back to
+        self.loop = loop
+        self.current: Optional[str] = None     # the group the daemon is in; None: home
+        self._home_soon = False
+        self._made: set[str] = set()
         # Without this mount option a migration into a group may wait for an RCU grace
         # period: 8-16 ms for a lone spawn on a busy machine (docs/architecture.md).
         self.favordynmods = favordynmods
 
     @classmethod
-    def create(cls, ident: str) -> Optional["Cgroups"]:
+    def create(cls, ident: str, loop) -> Optional["Cgroups"]:
         (mount, options), own = _cgroup2_mount(), _own_cgroup()
         if mount is None or own is None:
             return None
@@ -86,7 +90,7 @@ class Cgroups:
                 return None
         except OSError:
             return None
-        return cls(base, home, "favordynmods" in options.split(","))
+        return cls(base, home, loop, "favordynmods" in options.split(","))
 
     def path(self, key: str) -> str:
         return os.path.join(self.base, leaf_name(key))
@@ -94,17 +98,40 @@ class Cgroups:
     @contextlib.contextmanager
     def entered(self, key: str) -> Iterator[Optional[str]]:
         """Inside the block the daemon is in `key`'s group, so what it forks is born there.
-        Yields the group's path, or None if it could not be entered (the fork still runs)."""
+        It stays there until the end of the loop pass (go_home), so the spawns of a start-up
+        cost one migration each, not two; any other fork of the daemon calls go_home()
+        first. Yields the group's path, or None if it could not be entered (the fork then
+        runs from home)."""
         path = self.path(key)
-        try:
+        if self.current != path:
+            try:
+                self._enter(path)
+            except OSError:
+                self.go_home()
+                yield None
+                return
+        yield path
+
+    def _enter(self, path: str) -> None:
+        if path not in self._made:
             os.makedirs(path, exist_ok=True)
-            _write(os.path.join(path, "cgroup.procs"), "0")
-        except OSError:
-            yield None
-            return
+            self._made.add(path)
+        procs = os.path.join(path, "cgroup.procs")
         try:
-            yield path
-        finally:
+            _write(procs, "0")
+        except FileNotFoundError:       # removed behind our back: make it again
+            os.makedirs(path, exist_ok=True)
+            _write(procs, "0")
+        self.current = path
+        if not self._home_soon:
+            self._home_soon = True
+            self.loop.call_soon(self.go_home)
+
+    def go_home(self) -> None:
+        """Back to the daemon's own group (before a fork that is not a program's)."""
+        self._home_soon = False
+        if self.current is not None:
+            self.current = None
             try:
                 _write(os.path.join(self.home, "cgroup.procs"), "0")
             except OSError:
@@ -113,13 +140,15 @@ class Cgroups:
     def close(self) -> None:
         """Remove the groups that are empty (a group with members stays: killtree=false or
         a process that would not die)."""
+        self.go_home()
         for d, _, _ in os.walk(self.base, topdown=False):    # groups below groups first
             remove(d)
 
 
 def members(path: str) -> list[int]:
     """Pids in a group and in the groups a program made below it (a nested supervisor, a
-    container runtime); empty if it is gone."""
+    container runtime), never the daemon itself (it visits groups to fork); empty if the
+    group is gone."""
     pids: list[int] = []
     for d, _, _ in os.walk(path):
         try:
@@ -127,7 +156,8 @@ def members(path: str) -> list[int]:
                 pids.extend(int(x) for x in f.read().split())
         except (OSError, ValueError):
             continue
-    return pids
+    me = os.getpid()
+    return [p for p in pids if p != me]
 
 
 def remove(path: str) -> bool:

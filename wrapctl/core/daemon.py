@@ -285,7 +285,7 @@ class Daemon:
             return None
         from wrapctl.core.cgroups import Cgroups
         ident = statefile_for(self.config) or self.config.daemon.pidfile or self.config.path
-        groups = Cgroups.create(os.path.abspath(ident))
+        groups = Cgroups.create(os.path.abspath(ident), self.loop)
         if groups is None:
             self.logger.debug("cgroups: cannot create cgroup v2 groups here; process trees "
                               "are followed by parentage and markers")

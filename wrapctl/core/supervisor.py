@@ -318,6 +318,8 @@ class Supervisor:
         """Run a helper command to completion; its exit code. Reaped by our own reaper
         (a waitpid elsewhere would race it); killed with its group if cancelled."""
         import subprocess
+        if self.cgroups is not None:
+            self.cgroups.go_home()     # a helper command is nobody's program
         popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, process_group=0, close_fds=True)
         fut = self.loop.create_future()
