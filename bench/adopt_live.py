@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Run what `wrapctl adopt` writes for real Debian 12 init scripts, one daemon at a time.
 
-    python bench/adopt_live.py [--install] [--core wrapctl|supervisord|both] [--json OUT]
-                               [--only NAME...] [PKG...]
+    python bench/adopt_live.py [--install] [--run CORE:FORMAT]... [--control]
+                               [--json OUT] [--only SCRIPT...] [PKG...]
+
+CORE:FORMAT is wrapctl:wrapctl (default: `wrapctl daemon` on `adopt --format wrapctl`),
+wrapctl:supervisord or supervisord:supervisord (real supervisord 4.3). ADOPT_LIVE_KEEP=1
+keeps each run's temp dir (config, core and program logs).
 
 With `--install` (and only then) it first runs `apt-get install -y --no-install-recommends`
 for the packages, with a /usr/sbin/policy-rc.d that returns 101 so that no package script
@@ -18,6 +22,10 @@ Then, for every /etc/init.d script those packages ship:
   must leave no process of either tree;
 - after shutdown, any process left (seen in a tree, or carrying the bench's environment
   marker) is a failure, and is killed by pid.
+
+With `--control`, each failing script is also run as itself (`SCRIPT start`, 3 s, `SCRIPT
+stop`, leftovers killed by pid): when the script cannot keep its daemon running here either
+(no config, disabled in /etc/default, no hardware), the row is `env`, not counted.
 
 Prints a table and the fraction of daemon scripts that work; oneshots are listed apart.
 Must run as root on a scratch machine: the daemons use their default ports and paths.
@@ -629,9 +637,10 @@ def main(argv=None) -> int:
         oneshots = sorted({os.path.basename(r["script"]) for r in rows
                            if r["result"] == "oneshot" and r["core"] == core_kind
                            and r["format"] == fmt})
+        skipped = ", ".join(os.path.basename(x) for x in noinst) or "-"
         print(f"\nworking: {ok}/{total} daemon scripts"
               f" ({100 * ok / total if total else 0:.1f}%);"
-              f" no instance, or the init script cannot run it either (not counted): {', '.join(os.path.basename(x) for x in noinst) or '-'};"
+              f" no instance, or the init script cannot run it either (not counted): {skipped};"
               f" oneshots (not counted): {', '.join(oneshots) or '-'}")
     print(f"\npackages not installed: {', '.join(missing) or '-'};"
           f" {len(scripts)} scripts, {time.monotonic() - t0:.0f}s")
