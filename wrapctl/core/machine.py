@@ -88,7 +88,12 @@ class ProcessMachine:
         # dying before that is a failed start, whatever the time.
         self.needs_ready = bool(get("ready") or get("pidfile")) if get else False
         self.not_ready_reason: Optional[str] = None
-        self.restart_pending = False    # an autorestart waiting for MIN_RESTART_INTERVAL
+        self.restart_pending = False    # an autorestart waiting (crash-loop pace, leftovers)
+        self.restart_at: Optional[float] = None    # when the crash-loop pace allows it
+        # Set by the edge before exited(): processes the main one left are being stopped.
+        # A restart waits for leftovers_gone(): workers of a crashed master still hold its
+        # port, and a new master started at once would fail to bind.
+        self.leftovers = False
         self.quick_exits = 0            # autorestarts in a row of runs shorter than that
 
     # ---- helpers --------------------------------------------------------------------
@@ -126,6 +131,7 @@ class ProcessMachine:
     def start(self, now: float) -> list[Effect]:
         """Ask for a spawn (API start, autostart, autorestart, backoff retry)."""
         self.restart_pending = False
+        self.restart_at = None
         if self.pid:
             self._emit(Log("warn", f"process '{self.name}' already running"))
             return self._take()
@@ -168,6 +174,7 @@ class ProcessMachine:
         if not self.pid:
             self._emit(Log("debug", f"attempted to kill {self.name} with sig {signame(sig)} "
                                     "but it wasn't running"))
+            self._cancel_restart()
             return self._take()
         # The stop signal goes by stopasgroup; the SIGKILL after stopwaitsecs by killasgroup.
         as_group = self.config.killasgroup if self.state == S.STOPPING else self.config.stopasgroup
@@ -291,14 +298,43 @@ class ProcessMachine:
                 # has passed since it started (supervisord's tick gives the same pace), not
                 # in a tight loop; any other exit is restarted at once.
                 self.restart_pending = True
-                self._arm(self.laststart + MIN_RESTART_INTERVAL)
+                self.restart_at = self.laststart + MIN_RESTART_INTERVAL
+                self._arm(self.restart_at)
+                return self._take()
+            if self.leftovers:
+                self.restart_pending = True
+                self._emit(Log("info", f"{self.name}: restarting once what it left behind "
+                                       "has exited"))
                 return self._take()
             return self._take() + self.start(now)
         return self._take()
 
+    def leftovers_gone(self, now: float) -> list[Effect]:
+        """What the last main process left behind has exited (or was killed)."""
+        self.leftovers = False
+        if (self.state == S.EXITED and self.restart_pending and self.may_autostart
+                and (self.restart_at is None or now >= self.restart_at)):
+            return self._take() + self.start(now)
+        return self._take()
+
+    def cancel_restart(self) -> list[Effect]:
+        """A stop while an autorestart waits: it does not happen."""
+        self._cancel_restart()
+        return self._take()
+
+    def _cancel_restart(self) -> None:
+        if self.restart_pending:
+            self.restart_pending = False
+            self.restart_at = None
+            self._arm(None)
+            self._emit(Log("info", f"{self.name}: pending restart cancelled"))
+
     def timer(self, now: float) -> list[Effect]:
         """This process's timer fired."""
         if self.state == S.EXITED and self.restart_pending:
+            self.restart_at = None
+            if self.leftovers:
+                return self._take()     # leftovers_gone() starts it
             self.restart_pending = False
             return self._take() + (self.start(now) if self.may_autostart else [])
         if self.state == S.STARTING and self.pid and now >= self.delay:

@@ -69,6 +69,7 @@ class Process:
         self.serial = 0                 # spawns so far: part of the instance marker
         self.marker: Optional[str] = None
         self.cgroup: Optional[str] = None   # this program's cgroup (cgroups.py), if any
+        self._leftovers: dict[int, int] = {}    # pidfd -> pid, left by a crashed main
         raw = config.extra_get("killtree")
         # killtree=false keeps supervisord's behaviour: only the main pid (or its group).
         self.killtree = raw is None or raw.strip().lower() in ("true", "yes", "on", "1")
@@ -134,6 +135,13 @@ class Process:
     def stop(self) -> None:
         self._apply(self.machine.stop(time.time()))
 
+    def cancel_restart(self) -> bool:
+        """An autorestart was waiting (crash-loop pace, leftovers): it will not happen."""
+        if not self.machine.restart_pending:
+            return False
+        self._apply(self.machine.cancel_restart())
+        return True
+
     def give_up(self) -> None:
         self._apply(self.machine.give_up(time.time()))
 
@@ -192,6 +200,7 @@ class Process:
         self._cancel_tasks()
         if self.killtree:
             self._clean_up_tree(stopping=self.machine.killing)
+            self.machine.leftovers = bool(self._leftovers)
         self._drain()
         self._close_pipes()
         self._forget()
@@ -295,6 +304,9 @@ class Process:
                 self._apply(self.machine.not_ready(f"not ready after {timeout:g} s ({what})",
                                                    time.time()))
             return
+        except Exception as e:      # a bug here must not leave the program STARTING for ever
+            self.sup.log("critical", f"{self.name}: start check failed: {e!r}")
+            refusal = f"start check failed ({type(e).__name__})"
         if not current():
             return
         if refusal is not None:
@@ -390,9 +402,27 @@ class Process:
         keeper = self.sup.keeper
         if keeper is None:
             return
-        out = self.channels["stdout"].fd
+        # The holder keeps three fds per program. A pipe already closed (a daemon that sent
+        # its output to /dev/null before its pidfile appeared) is held as a stand-in that
+        # reads EOF at once (or, for stdin, fails to write), as the pipe would.
+        spares: list[int] = []
+
+        def stand_in(fd: Optional[int], write_end: bool) -> int:
+            if fd is not None:
+                return fd
+            r, w = os.pipe()
+            keep, drop = (w, r) if write_end else (r, w)
+            os.close(drop)
+            spares.append(keep)
+            return keep
+        stdin = stand_in(self.stdin.fileno() if self.stdin is not None else None, True)
+        out = stand_in(self.channels["stdout"].fd, False)
         err = self.channels["stderr"].fd
-        keeper.put(self.key, [self.stdin.fileno(), out, err if err is not None else out])
+        try:
+            keeper.put(self.key, [stdin, out, err if err is not None else out])
+        finally:
+            for fd in spares:
+                os.close(fd)
         try:
             create_time = psutil.Process(pid).create_time()
         except psutil.Error:
@@ -565,6 +595,29 @@ class Process:
                              f"{signal.Signals(self.config.stopsignal).name}")
         tree.signal_all(left, self.config.stopsignal)
         self.sup.loop.call_later(self.config.stopwaitsecs, tree.signal_all, left, signal.SIGKILL)
+        self._await_leftovers(left)
+
+    def _await_leftovers(self, left: list) -> None:
+        """Note when every process in `left` has exited (pidfds), so that a restart can wait
+        for them (machine.leftovers_gone)."""
+        for p in left:
+            try:
+                fd = os.pidfd_open(p.pid)
+            except OSError:
+                continue            # already gone
+            if not p.is_running():  # the pid was reused between the scan and the pidfd
+                os.close(fd)
+                continue
+            self._leftovers[fd] = p.pid
+            self.sup.loop.add_reader(fd, self._leftover_exited, fd)
+
+    def _leftover_exited(self, fd: int) -> None:
+        self.sup.loop.remove_reader(fd)
+        os.close(fd)
+        self._leftovers.pop(fd, None)
+        if not self._leftovers:
+            self.sup.log("debug", f"{self.name}: what it left behind has exited")
+            self._apply(self.machine.leftovers_gone(time.time()))
 
     def _kill(self, e: m.Kill) -> None:
         f = self.follower
@@ -682,6 +735,10 @@ class Process:
         """Forget this process (group removed): release logs and timer."""
         self._arm(None)
         self._cancel_tasks()
+        for fd in self._leftovers:
+            self.sup.loop.remove_reader(fd)
+            os.close(fd)
+        self._leftovers.clear()
         if self._pidfd is not None:
             self.sup.loop.remove_reader(self._pidfd)
             os.close(self._pidfd)

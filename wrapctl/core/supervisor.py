@@ -55,6 +55,7 @@ class Group:
         for p in reversed(self.ordered()):
             if sup is not None:
                 sup.cancel_wait(p)
+            p.cancel_restart()
             if p.state in (S.RUNNING, S.STARTING):
                 if sup is None:
                     p.stop()

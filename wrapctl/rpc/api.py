@@ -358,8 +358,8 @@ class SupervisorAPI:
 
     # ---- stopping ------------------------------------------------------------------
     def _stop(self, proc, name, wait) -> Optional[Deferred]:
-        if self._sup.cancel_wait(proc):
-            return None     # it was only waiting for its dependencies
+        if self._sup.cancel_wait(proc) or proc.cancel_restart():
+            return None     # it was only waiting (dependencies, a pending autorestart)
         if proc.state not in RUNNING_STATES:
             raise RPCError(Faults.NOT_RUNNING, name)
         proc.stop()
