@@ -83,7 +83,10 @@ def program_binary(command: str) -> str:
         words = words[words.index("--") + 1:]
     if words[:2] == ["/bin/sh", "-c"] and len(words) > 2:
         inner = words[2].split("exec ", 1)[-1]
-        words = shlex.split(inner)
+        if inner.startswith('"$0"') and len(words) > 3:
+            words = words[3:]       # sh -c '... && exec "$0" "$@"' DAEMON ARGS
+        else:
+            words = shlex.split(inner)
     return words[0] if words else ""
 
 
