@@ -90,9 +90,9 @@ class ProcessMachine:
         self.not_ready_reason: Optional[str] = None
         self.restart_pending = False    # an autorestart waiting (crash-loop pace, leftovers)
         self.restart_at: Optional[float] = None    # when the crash-loop pace allows it
-        # Set by the edge before exited(): processes the main one left are being stopped.
-        # A restart waits for leftovers_gone(): workers of a crashed master still hold its
-        # port, and a new master started at once would fail to bind.
+        # Processes the main one left are being stopped (exited(leftovers=True)). A restart
+        # waits for leftovers_gone(): workers of a crashed master still hold its port, and a
+        # new master started at once would fail to bind.
         self.leftovers = False
         self.quick_exits = 0            # autorestarts in a row of runs shorter than that
 
@@ -252,9 +252,12 @@ class ProcessMachine:
         self._emit(Kill(self.pid, signal.SIGKILL, True))
         return self._take()
 
-    def exited(self, status: int, message: str, now: float) -> list[Effect]:
-        """The process was reaped: status as decode_wait_status gives it (-1 for a signal)."""
+    def exited(self, status: int, message: str, now: float,
+               leftovers: bool = False) -> list[Effect]:
+        """The process was reaped: status as decode_wait_status gives it (-1 for a signal).
+        leftovers: what it left behind is still being stopped."""
         self.laststop = now
+        self.leftovers = leftovers
         if self.needs_ready:
             too_quickly = self.state == S.STARTING
         else:

@@ -200,14 +200,14 @@ class Process:
         self._cancel_tasks()
         if self.killtree:
             self._clean_up_tree(stopping=self.machine.killing)
-            self.machine.leftovers = bool(self._leftovers)
         self._drain()
         self._close_pipes()
         self._forget()
         self._launcher_gone = False
         if self.follower is not None:
             self.follower.daemon = 0
-        self._apply(self.machine.exited(status, message, time.time()))
+        self._apply(self.machine.exited(status, message, time.time(),
+                                        leftovers=bool(self._leftovers)))
 
     def _release_popen(self, pid: int, sts: int) -> None:
         """Tell Popen its child is gone so it never waits on the pid itself."""
@@ -565,11 +565,14 @@ class Process:
     def tree(self) -> list:
         """Live processes of the current instance (main pid, descendants, marked orphans;
         or its cgroup's members)."""
+        return self._members(self.machine.pid)
+
+    def _members(self, main_pid: int) -> list:
         if self.cgroup is not None:
             return tree.alive(cgroups.members(self.cgroup))
-        if self.marker is None and not self.adopted:
+        if self.marker is None and not self.adopted and not self.groups:
             return []
-        return tree.members(self.machine.pid, self.marker, self.sup.pids.keys(),
+        return tree.members(main_pid, self.marker, self.sup.pids.keys(),
                             everywhere=self.adopted, groups=self.groups,
                             sessions=self.sessions)
 
@@ -577,13 +580,7 @@ class Process:
         """The main process is gone; what it left must not outlive it. On a stop, whatever
         remains is killed now; after a crash it gets the stop signal, and SIGKILL after
         stopwaitsecs (by identity: a pid reused meanwhile is not touched)."""
-        if self.cgroup is not None:
-            left = tree.alive(cgroups.members(self.cgroup))
-        elif self.marker or self.groups:
-            left = tree.members(0, self.marker, self.sup.pids.keys(), everywhere=self.adopted,
-                                groups=self.groups, sessions=self.sessions)
-        else:
-            left = []
+        left = self._members(0)
         if not left:
             return
         names = ", ".join(str(p.pid) for p in left)
