@@ -198,3 +198,48 @@ def test_a_program_that_keeps_exiting_at_once_is_restarted_once_a_second():
     assert kinds(eff, m.Timer)[-1] == m.Timer(11.01)
     eff = pm.timer(11.01)
     assert kinds(eff, m.Spawn) and pm.state == S.STARTING
+
+
+def test_restart_waits_for_leftovers():
+    pm = m.ProcessMachine(cfg(startsecs=0, autorestart="true"))
+    pm.start(10.0)
+    pm.spawned(5, 10.0)
+    eff = pm.exited(-1, "terminated by SIGKILL", 20.0, leftovers=True)
+    assert pm.state == S.EXITED and not kinds(eff, m.Spawn)
+    assert any("left behind" in e.message for e in kinds(eff, m.Log))
+    eff = pm.leftovers_gone(21.0)
+    assert kinds(eff, m.Spawn) and pm.state == S.STARTING
+
+
+def test_a_stop_cancels_a_restart_that_waits_for_leftovers():
+    pm = m.ProcessMachine(cfg(startsecs=0, autorestart="true"))
+    pm.start(10.0)
+    pm.spawned(5, 10.0)
+    pm.exited(-1, "terminated by SIGKILL", 20.0, leftovers=True)
+    eff = pm.cancel_restart()
+    assert any("cancelled" in e.message for e in kinds(eff, m.Log))
+    assert not pm.restart_pending
+    assert not kinds(pm.leftovers_gone(21.0), m.Spawn)
+    assert pm.state == S.EXITED
+
+
+def test_crash_loop_pace_and_leftovers_both_hold_the_restart():
+    pm = m.ProcessMachine(cfg(startsecs=0, autorestart="true"))
+    pm.start(10.0)
+    pm.spawned(5, 10.0)
+    pm.exited(0, "exit status 0", 10.01)            # restarted at once
+    pm.spawned(6, 10.01)
+    pm.exited(0, "exit status 0", 10.02, leftovers=True)   # paced to 11.01
+    assert not kinds(pm.leftovers_gone(10.5), m.Spawn), "before the pace allows"
+    assert kinds(pm.timer(11.01), m.Spawn)
+
+
+def test_when_the_pace_allows_first_the_leftovers_start_it():
+    pm = m.ProcessMachine(cfg(startsecs=0, autorestart="true"))
+    pm.start(10.0)
+    pm.spawned(5, 10.0)
+    pm.exited(0, "exit status 0", 10.01)
+    pm.spawned(6, 10.01)
+    pm.exited(0, "exit status 0", 10.02, leftovers=True)
+    assert not kinds(pm.timer(11.01), m.Spawn), "leftovers still there"
+    assert kinds(pm.leftovers_gone(12.0), m.Spawn)
