@@ -15,10 +15,9 @@ cannot pass CLONE_INTO_CGROUP). Moving after the fork would let a quick child fo
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-from typing import Iterator, Optional
+from typing import Optional
 
 from wrapctl.digest import sha1
 
@@ -95,22 +94,20 @@ class Cgroups:
     def path(self, key: str) -> str:
         return os.path.join(self.base, leaf_name(key))
 
-    @contextlib.contextmanager
-    def entered(self, key: str) -> Iterator[Optional[str]]:
-        """Inside the block the daemon is in `key`'s group, so what it forks is born there.
-        It stays there until the end of the loop pass (go_home), so the spawns of a start-up
+    def enter(self, key: str) -> Optional[str]:
+        """Put the daemon in `key`'s group, so that what it forks next is born there. It
+        stays there until the end of the loop pass (go_home), so the spawns of a start-up
         cost one migration each, not two; any other fork of the daemon calls go_home()
-        first. Yields the group's path, or None if it could not be entered (the fork then
-        runs from home)."""
+        first. The group's path, or None if it could not be entered (the daemon is then at
+        home, and what it forks is followed as where there are no groups)."""
         path = self.path(key)
         if self.current != path:
             try:
                 self._enter(path)
             except OSError:
                 self.go_home()
-                yield None
-                return
-        yield path
+                return None
+        return path
 
     def _enter(self, path: str) -> None:
         if path not in self._made:

@@ -362,11 +362,8 @@ class Process:
             self.serial += 1
             self.marker = tree.instance_marker(f"{self.group}:{self.name}", self.serial)
             groups = self.sup.cgroups if self.killtree else None
-            if groups is not None:
-                with groups.entered(self.key) as self.cgroup:
-                    popen = spawn(self.config, self.sup.serverurl, self.marker)
-            else:
-                popen = spawn(self.config, self.sup.serverurl, self.marker)
+            self.cgroup = groups.enter(self.key) if groups is not None else None
+            popen = spawn(self.config, self.sup.serverurl, self.marker)
         except (SpawnError, OSError) as e:
             self._apply(self.machine.spawn_failed(str(e), time.time()))
             return
