@@ -11,6 +11,8 @@ import time
 
 import psutil
 
+from harness import wait_for  # noqa: F401 (the tests import it from here)
+
 BIN = os.path.dirname(sys.executable)
 
 
@@ -26,17 +28,6 @@ def wrapctl(*args, check=True) -> subprocess.CompletedProcess:
     if check and p.returncode != 0:
         raise AssertionError(f"wrapctl {' '.join(args)} -> {p.returncode}\n{p.stderr}")
     return p
-
-
-def wait_for(pred, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def tree(pid: int) -> set[tuple[int, float]]:
