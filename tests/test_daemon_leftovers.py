@@ -31,18 +31,20 @@ def free_port():
         return s.getsockname()[1]
 
 
-def worker_of(pid):
-    wait_for(lambda: psutil.Process(pid).children(), what="the worker")
-    return psutil.Process(pid).children()[0].pid
+def crash_master(wrapctld, options):
+    """Run masterworker.py as program mw, kill -9 its master: (daemon, master, worker)."""
+    d = wrapctld(f"[program:mw]\ncommand={PY} {MASTERWORKER} {free_port()}\nstartsecs=1\n"
+                 + options)
+    d.wait_state("mw", "RUNNING")
+    master = d.info("mw")["pid"]
+    wait_for(lambda: psutil.Process(master).children(), what="the worker")
+    worker = psutil.Process(master).children()[0].pid
+    os.kill(master, signal.SIGKILL)
+    return d, master, worker
 
 
 def test_restart_waits_for_the_workers_the_crashed_master_left(wrapctld):
-    d = wrapctld(f"[program:mw]\ncommand={PY} {MASTERWORKER} {free_port()}\nstartsecs=1\n"
-                 "startretries=0\nstopwaitsecs=1\n")
-    d.wait_state("mw", "RUNNING")
-    master = d.info("mw")["pid"]
-    worker = worker_of(master)
-    os.kill(master, signal.SIGKILL)
+    d, master, worker = crash_master(wrapctld, "startretries=0\nstopwaitsecs=1\n")
     wait_for(lambda: (i := d.info("mw"))["statename"] in ("RUNNING", "FATAL") and
              i["pid"] not in (0, master) or i["statename"] == "FATAL", what="restart")
     d.wait_state("mw", "RUNNING")
@@ -51,12 +53,7 @@ def test_restart_waits_for_the_workers_the_crashed_master_left(wrapctld):
 
 
 def test_a_stop_cancels_the_waiting_restart(wrapctld):
-    d = wrapctld(f"[program:mw]\ncommand={PY} {MASTERWORKER} {free_port()}\nstartsecs=1\n"
-                 "stopwaitsecs=2\n")
-    d.wait_state("mw", "RUNNING")
-    master = d.info("mw")["pid"]
-    worker = worker_of(master)
-    os.kill(master, signal.SIGKILL)
+    d, master, worker = crash_master(wrapctld, "stopwaitsecs=2\n")
     d.wait_log("restarting once what it left behind has exited")
     assert d.rpc().stopProcess("mw") is True
     wait_for(lambda: not alive(worker), what="the worker killed after stopwaitsecs")
