@@ -70,12 +70,15 @@ class _Tracer:
             raise OSError(err, os.strerror(err))
         return fd
 
+    def open_anchor(self) -> None:
+        if self.anchor < 0:
+            self.anchor = self.open(_attr(self.tracepoint, False), 0, -1)
+
     def hold(self) -> None:
         if self.release_timer is not None:
             self.release_timer.cancel()
             self.release_timer = None
-        if self.anchor < 0:
-            self.anchor = self.open(_attr(self.tracepoint, False), 0, -1)
+        self.open_anchor()
         self.watches += 1
 
     def unhold(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -112,10 +115,9 @@ def _get_tracer() -> Optional[_Tracer]:
     else:
         return None
     try:
-        tracer.hold()       # also proves perf_event_open is allowed here
+        tracer.open_anchor()    # also proves perf_event_open is allowed here
     except OSError:
         return None
-    tracer.watches = 0
     _tracer = tracer
     return tracer
 
