@@ -297,3 +297,21 @@ def _settled_wrapctld(wrapctld):
 
 
 settled_wrapctld = pytest.fixture(name="wrapctld")(_settled_wrapctld)
+
+
+def load_bench(name):
+    """bench/NAME.py as a module (the bench scripts are not a package)."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "bench", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def numbers(result, *keys):
+    """Each of result[key] is a finite number (a bench produced figures, whatever they are)."""
+    import math
+    for k in keys:
+        assert isinstance(result[k], (int, float)) and math.isfinite(result[k]), (k, result)

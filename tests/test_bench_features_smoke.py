@@ -3,26 +3,14 @@
 Only that each scenario produces numbers, and that nothing it started is left running, is
 checked; no wall-clock figure is asserted.
 """
-import importlib.util
-import math
-import pathlib
-
 import pytest
 
-BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench" / "features_bench.py"
+from harness import load_bench, numbers
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("features_bench", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def numbers(result, *keys):
-    for k in keys:
-        assert isinstance(result[k], (int, float)) and math.isfinite(result[k]), (k, result)
+    return load_bench("features_bench")
 
 
 def test_dependency_chain(bench):
