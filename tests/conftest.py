@@ -72,6 +72,12 @@ def no_stale_cgroups():
                     pass
 
 
+@pytest.fixture(params=["wrapctl", "supervisord"])
+def kind(request):
+    """A test that takes `kind` runs against `wrapctl daemon` and supervisord 4.3 alike."""
+    return request.param
+
+
 @pytest.fixture
 def wrapctld(tmp_path):
     """Factory: wrapctld(programs_ini) starts `wrapctl daemon -n` in tmp_path; stopped after."""

@@ -41,6 +41,14 @@ serverurl=unix://{sock}
 
 """
 
+# A program body (write it to a file) that ignores SIGTERM, says 'ready' and sleeps.
+IGNORE_TERM = """\
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print('ready', flush=True)
+time.sleep(1000)
+"""
+
 UPTIME = re.compile(r"uptime \d+:\d\d:\d\d")
 
 

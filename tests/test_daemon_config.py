@@ -162,14 +162,6 @@ def test_unknown_option_is_a_warning_with_file_and_line(wrapctld):
 
 # ---- reread / update / add / remove ------------------------------------------------------
 
-KINDS = ["wrapctl", "supervisord"]
-
-
-@pytest.fixture(params=KINDS)
-def kind(request):
-    return request.param
-
-
 def sleeper(name, extra=""):
     return f"[program:{name}]\ncommand=sleep {1000 + len(extra)}\nstartsecs=0\n{extra}"
 

@@ -7,14 +7,6 @@ import pytest
 from harness import read_text, script, wait_for
 from harness import settled_wrapctld  # noqa: F401  (overrides conftest's wrapctld)
 
-KINDS = ["wrapctl", "supervisord"]
-
-
-@pytest.fixture(params=KINDS)
-def kind(request):
-    return request.param
-
-
 # Writes argv[1] numbered lines to the stream argv[2] in bursts of varied size, then 'done'.
 WRITER = """\
 import random, sys, time

@@ -11,14 +11,6 @@ import pytest
 from harness import alive, read_text, script, wait_for
 from harness import settled_wrapctld  # noqa: F401  (overrides conftest's wrapctld)
 
-KINDS = ["wrapctl", "supervisord"]
-
-
-@pytest.fixture(params=KINDS)
-def kind(request):
-    return request.param
-
-
 # Prints one JSON line (argv, cwd, environment), then idles.
 DUMP = """\
 import json, os, sys, time

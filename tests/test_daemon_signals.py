@@ -6,23 +6,9 @@ import xmlrpc.client
 
 import pytest
 
-from harness import PY, Daemon, alive, kill_tree, read_text, script, wait_for
+from harness import IGNORE_TERM, PY, Daemon, alive, kill_tree, read_text, script, wait_for
 from harness import settled_wrapctld  # noqa: F401  (overrides conftest's wrapctld)
 
-KINDS = ["wrapctl", "supervisord"]
-
-
-@pytest.fixture(params=KINDS)
-def kind(request):
-    return request.param
-
-
-IGNORE_TERM = """\
-import signal, time
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-print('ready', flush=True)
-time.sleep(1000)
-"""
 
 
 @pytest.mark.parametrize("how", ["TERM", "INT", "QUIT", "api"])

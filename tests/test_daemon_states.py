@@ -10,23 +10,10 @@ import xmlrpc.client
 
 import pytest
 
-from harness import Daemon, alive, kill_tree, log_seconds, read_text, script, wait_for
+from harness import (IGNORE_TERM, Daemon, alive, kill_tree, log_seconds, read_text, script,
+                     wait_for)
 from harness import settled_wrapctld  # noqa: F401  (overrides conftest's wrapctld)
 
-KINDS = ["wrapctl", "supervisord"]
-
-
-@pytest.fixture(params=KINDS)
-def kind(request):
-    return request.param
-
-
-IGNORE_TERM = """\
-import signal, time
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-print('ready', flush=True)
-time.sleep(1000)
-"""
 
 # Appends a line to argv[1] (one per start), sleeps argv[3] seconds, exits with argv[2].
 COUNT_AND_EXIT = """\

@@ -12,14 +12,6 @@ import pytest
 
 from harness import read_text, script, wait_for
 
-KINDS = ["wrapctl", "supervisord"]
-
-
-@pytest.fixture(params=KINDS)
-def kind(request):
-    return request.param
-
-
 # argv: record-file mode [gate-file]. Modes (comma-separated): failfirst (answer FAIL the
 # first time an event serial is seen), crashfirst (exit on the first event ever, noted by a
 # file next to the record), slow, ignoreterm, garbage (violate the protocol), gate (say

@@ -27,11 +27,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(params=["wrapctl", "supervisord"])
-def kind(request):
-    return request.param
-
-
 def test_crashmail_mails_a_kill_9(wrapctld, kind, tmp_path):
     mail = tmp_path / "mail.txt"
     sendmail = script(tmp_path, "sendmail", SENDMAIL) + f" {mail}"
