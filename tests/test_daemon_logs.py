@@ -50,10 +50,23 @@ def run_writer(wrapctld, kind, tmp_path, lines, maxbytes, backups, channel="stdo
                  f"{channel}_logfile=%(here)s/w.log\n{channel}_logfile_maxbytes={maxbytes}\n"
                  f"{channel}_logfile_backups={backups}\n", kind=kind)
     path = os.path.join(d.root, "w.log")
-    # supervisord may rotate right after the last write: 'done' can end path.1, not path.
-    wait_for(lambda: "".join(generations(path)[0]).endswith("done\n"), deadline=60,
-             what="writer done")
+    settled(path)
     return d, path
+
+
+def settled(path):
+    """Wait until 'done' is written and two listings in a row agree.
+
+    supervisord rotates right after a write, renaming path.N to path.N+1 from the top down:
+    a listing taken during that cascade misses one number, and 'done' can end path.1.
+    """
+    seen = [None]
+
+    def still():
+        now = generations(path)
+        same, seen[0] = now == seen[0], now
+        return same and "".join(now[0]).endswith("done\n")
+    wait_for(still, deadline=60, what="writer done and rotation settled")
 
 
 @pytest.mark.parametrize("channel", ["stdout", "stderr"])
