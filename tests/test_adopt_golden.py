@@ -31,6 +31,7 @@ EXPECT = {
     "metricsd": (0, "foreground", ""),
     "modules-load": (3, "oneshot", ""),
     "pgclusters": (0, "recipe", "postgresql"),
+    "relayd": (0, "shim", ""),
     "servlet": (0, "recipe", "tomcat"),
     "sysctl-tune": (3, "oneshot", ""),
     "vpn": (0, "recipe", "openvpn"),

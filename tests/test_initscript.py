@@ -179,3 +179,64 @@ def test_arbitrary_text_never_crashes(tmp_path_factory, text):
     p.write_text(text)
     info = read_script(str(p), root=str(d))
     assert info.kind in ("daemon", "oneshot")
+
+
+# -- a service switched off in /etc/default ------------------------------------------------
+SWITCHED = """#!/bin/sh
+NAME=relay
+DAEMON=/usr/sbin/relay
+ENABLED=yes
+[ -r /etc/default/relay ] && . /etc/default/relay
+%s
+case "$1" in
+  start)
+%s
+    start-stop-daemon --start --pidfile /run/relay.pid --exec $DAEMON
+    ;;
+  stop)
+    [ "$ENABLED" = yes ] || exit 0
+    start-stop-daemon --stop --pidfile /run/relay.pid
+    ;;
+esac
+exit 0
+"""
+
+
+def _switched(tmp_path, top="", start="", defaults="ENABLED=no\n"):
+    d = tmp_path / "etc" / "default"
+    d.mkdir(parents=True, exist_ok=True)
+    if defaults is None:
+        (d / "relay").unlink(missing_ok=True)
+    else:
+        (d / "relay").write_text(defaults)
+    return read_script("/etc/init.d/relay", text=SWITCHED % (top, start), root=str(tmp_path))
+
+
+@pytest.mark.parametrize("top,start", [
+    ('[ "$ENABLED" = yes ] || exit 0', ""),
+    ('test "$ENABLED" != yes && exit 0', ""),
+    ("", '    if [ "$ENABLED" != "yes" ]; then\n      echo disabled; exit 0\n    fi'),
+    ("", '    if [ "$ENABLED" = "yes" ]; then\n      echo starting\n    else\n'
+         '      exit 0\n    fi'),
+])
+def test_start_guarded_by_a_switch_in_etc_default(tmp_path, top, start):
+    info = _switched(tmp_path, top, start)
+    assert info.kind == "daemon" and info.daemon == "/usr/sbin/relay"
+    assert "ENABLED=no" in info.disabled and info.disabled.startswith("line ")
+    assert not _switched(tmp_path, top, start, defaults="ENABLED=yes\n").disabled
+
+
+def test_start_guard_that_is_not_known_does_not_disable(tmp_path):
+    # No guard at all (the script's final `exit 0`, the stop branch's own guard).
+    assert not _switched(tmp_path).disabled
+    # The defaults file is missing: the script's own default is not the machine's setting.
+    top = 'ENABLED=no\n[ "$ENABLED" = yes ] || exit 0'
+    assert not _switched(tmp_path, top, defaults=None).disabled
+    # A value found at run time by a loop (jetty's JAVA_HOME search) is not known.
+    top = ('HOME_DIR=\nfor d in /opt/a /opt/b; do\n  if [ -d "$d" ]; then HOME_DIR="$d"; fi\n'
+           'done\n[ -z "$HOME_DIR" ] && exit 0')
+    assert not _switched(tmp_path, top, defaults="").disabled
+    # A test of something else than a variable (a file) is not evaluated.
+    assert not _switched(tmp_path, "[ -x /usr/sbin/relay ] || exit 0").disabled
+    # Exit with a failure status is an error path, not a switch.
+    assert not _switched(tmp_path, '[ "$ENABLED" = yes ] || exit 1').disabled

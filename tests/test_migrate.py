@@ -40,7 +40,7 @@ def test_migrate_writes_programs_include_and_report(tmp_path):
     files = sorted(os.listdir(out / "programs"))
     assert files == sorted(f"{n}.conf" for n in (
         "appsvc", "dbsafe", "frontproxy", "kvstore", "lsbdaemon", "metricsd",
-        "pgclusters-15-main", "servlet", "vpn-backup", "webserver"))
+        "pgclusters-15-main", "relayd", "servlet", "vpn-backup", "webserver"))
     inc = (out / "include.conf").read_text()
     assert f"files = {out}/programs/*.conf" in inc
     report = (out / "report.txt").read_text()
@@ -51,6 +51,10 @@ def test_migrate_writes_programs_include_and_report(tmp_path):
     assert "recipe" in rows["frontproxy"] and "recipe nginx" in rows["frontproxy"]
     assert "shim" in rows["lsbdaemon"] and "/var/run/exampled.pid" in rows["lsbdaemon"]
     assert "pgclusters-15-main,pgclusters-15-reports" in rows["pgclusters"]
+    # Switched off in /etc/default/relayd: written, but not started.
+    assert "autostart=false" in rows["relayd"] and "RUN_DAEMON=no" in rows["relayd"]
+    assert "autostart=false" in (out / "programs" / "relayd.conf").read_text()
+    assert "autostart=false" not in (out / "programs" / "lsbdaemon.conf").read_text()
     assert report.rstrip().splitlines()[-1].startswith("total: ")
     js = json.loads((out / "report.json").read_text())
     assert {r["result"] for r in js} >= {"recipe", "shim", "foreground", "oneshot skipped"}

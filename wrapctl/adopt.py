@@ -132,6 +132,14 @@ def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str =
         if recipe is not None:
             ad.explain.append("--mode shim: the recipe is not used")
         _without_recipe(ad, base, recipe)
+    if ad.programs and info.disabled:
+        # Migrating must not start what the machine had switched off.
+        for p in ad.programs:
+            p.options["autostart"] = p.wrapctl["autostart"] = "false"
+        ad.explain.append(f"the start action exits 0 before the daemon at {info.disabled}:"
+                          " autostart=false")
+        ad.review.append(f"autostart=false: the script's start exits 0 at {info.disabled};"
+                         " set autostart=true to run it")
     if ad.programs and info.run_dirs:
         ad.review.append("the script creates " + ", ".join(info.run_dirs) + " before starting;"
                          " create it at boot (tmpfiles.d) or in the supervisor's setup")

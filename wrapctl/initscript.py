@@ -58,6 +58,7 @@ class ScriptInfo:
     sourced: list[str] = field(default_factory=list)
     instance_loop: str = ""         # the glob a start loop iterates, when it does
     run_dirs: list[str] = field(default_factory=list)   # mkdir'd by the start action
+    disabled: str = ""              # where and why the start exits 0 before the daemon
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -95,6 +96,7 @@ class ScriptInfo:
             "reload_signal": self.reload_signal, "reopen_signal": self.reopen_signal,
             "environment": self.exported, "defaults_files": self.defaults_files,
             "instance_loop": self.instance_loop, "run_dirs": self.run_dirs,
+            "disabled": self.disabled,
             "reasons": self.reasons, "warnings": self.warnings,
         }
 
@@ -162,6 +164,10 @@ class _Reader:
         self.commands: list[Command] = []
         self.functions: dict[str, list[Command]] = {}
         self.init_d_script = False
+        # Where each variable's value came from: "defaults" (a file in /etc/default),
+        # "script" (an unconditional assignment), "guess" (one under if/loop/function).
+        self.origin: dict[str, str] = {}
+        self.missing_defaults: list[str] = []
 
     # -- variables --------------------------------------------------------------------
     def expander(self, env: dict[str, str], in_function: bool = False) -> Expander:
@@ -219,6 +225,8 @@ class _Reader:
         else:
             real = self.host_path(target)
         if not os.path.isfile(real):
+            if is_defaults:
+                self.missing_defaults.append(target)
             return
         if not is_defaults and os.path.getsize(real) > 65536:
             return
@@ -229,7 +237,11 @@ class _Reader:
             return
         if is_defaults:
             self.info.defaults_files.append(real)
+        before = dict(self.env)
         parse_assignments(text, self.env, self.expander, self.info.exported)
+        for k, v in self.env.items():
+            if before.get(k) != v:
+                self.origin[k] = "defaults" if is_defaults else "guess"
 
     # -- structure ----------------------------------------------------------------------
     def scan(self) -> None:
@@ -417,6 +429,7 @@ class _Reader:
                     if m and not self.env.get(m.group(1)):
                         self.env[m.group(1)] = exp.word(m.group(2))
             cmd.context["env"] = dict(self.env)
+            cmd.context["origin"] = dict(self.origin)
         if self.init_d_script:
             # init-d-script reads /etc/default/$NAME after the script's own settings.
             name = self.env.get("NAME") or os.path.basename(self.env.get("DAEMON", "")) \
@@ -447,10 +460,78 @@ class _Reader:
             # override a value already set, e.g. by /etc/default.
             return
         self.env[name] = val
+        self.origin[name] = "guess" if cond or cmd.context["loop"] else "script"
         if exported:
             self.info.exported[name] = val
 
     # -- finding the start ----------------------------------------------------------------
+    def disabled_by(self, la: Launch) -> str:
+        """Why the start action exits (status 0) before it starts the daemon, or "".
+
+        Debian scripts guard the start with a switch in /etc/default (tor's RUN_DAEMON,
+        carbon's CARBON_CACHE_ENABLED): `[ "$X" = yes ] || exit 0`, or `if [ "$X" != yes ];
+        then ... exit 0; fi`, at the top or in the start branch. Only a guard whose every
+        test is known, and whose variables are all set, counts: an unknown one is read as
+        "the script starts it", which is what adopt does without this.
+        """
+        reach, start_cmds = self.start_context()
+        in_func = {id(c) for f in self.functions.values() for c in f}
+        la_cmd = next((c for c in self.commands if c.line == la.line and la.line), None)
+        before = min((c.line for c in start_cmds), default=1 << 30)
+        if la_cmd is not None and la_cmd.context["func"] is None:
+            before = min(before, la.line)
+        for i, c in enumerate(self.commands):
+            ctx = c.context
+            if ctx.get("substituted") or ctx["loop"] or not _exits_quietly(c):
+                continue
+            branch, func = ctx["branch"], ctx["func"]
+            if func is None:
+                on_path = (not branch and c.line < before) or (
+                    len(branch) == 1 and _is_start_pattern(branch[0]) and (
+                        la_cmd is None or la_cmd.context["func"] is not None
+                        or c.line < la.line))
+            else:
+                on_path = func in reach and not branch and id(c) in in_func and (
+                    la_cmd is None or la_cmd.context["func"] != func or c.line < la.line)
+            if not on_path:
+                continue
+            guards = []
+            for chain, k in ctx.get("ifpath", ()):
+                if not branch_live(chain, k):
+                    break
+                guards.append((chain, k))
+            else:
+                prev = self.commands[i - 1] if i else None
+                if c.after_op in ("||", "&&"):
+                    if prev is None or prev.line != c.line or prev.context.get("cond"):
+                        continue
+                    exp = self.expander(prev.context.get("env", {}))
+                    if test_value(prev.words, exp) is not (c.after_op == "&&"):
+                        continue
+                    tests = [prev]
+                elif guards:
+                    tests = [t for t in self.commands if t.context.get("cond") and any(
+                        t.context["cond"][0] is g and t.context["cond"][1] <= k
+                        for g, k in guards)]
+                else:
+                    continue        # an exit without a guard is the script's end
+                names = sorted({n for t in tests for w in t.words
+                                for n in re.findall(r"\$\{?(\w+)", w)})
+                env = tests[-1].context.get("env", {})
+                origin = tests[-1].context.get("origin", {})
+                # A value guessed from a branch or a loop (jetty's JAVA_HOME search), or
+                # a script default that a missing /etc/default file would have replaced,
+                # is not the machine's setting.
+                trusted = ("defaults",) if self.missing_defaults else ("defaults", "script")
+                if not names or any(origin.get(n) not in trusted for n in names):
+                    continue
+                exp = self.expander(env)
+                shown = "; ".join(" ".join(t.words) + (" is true" if test_value(
+                    t.words, exp) else " is false") for t in tests)
+                vals = ", ".join(f"{n}={env[n]}" for n in names)
+                return f"line {c.line}, {shown} ({vals})"
+        return ""
+
     def start_context(self) -> tuple[set[str], list[Command]]:
         """Functions reachable from the start branch, and the commands run for start."""
         start_cmds = [c for c in self.commands if not c.context["func"] and
@@ -791,11 +872,17 @@ class _Reader:
                          and c.context["loop"]), "")
             if loop:
                 info.instance_loop = self.expander(self.env).word(loop)
+            info.disabled = self.disabled_by(la)
             self.signals()
         return info
 
 
 _REDIR = re.compile(r"^[0-9]*(>>?|<|>&|<&|&>)(.*)$")
+
+
+def _exits_quietly(c: Command) -> bool:
+    w = c.words
+    return w[0] == "exit" and (len(w) == 1 or w[1].rstrip(";") == "0")
 
 
 def test_value(words: list[str], exp) -> Optional[bool]:
@@ -824,6 +911,16 @@ def test_value(words: list[str], exp) -> Optional[bool]:
     else:
         return None
     return r != neg
+
+
+def branch_live(chain: dict, k: int) -> bool:
+    """Branch k of an if/elif/else chain is known to run: its own condition is known true, or
+    it is the else and every condition is known false; and no earlier condition is true."""
+    if any(j in chain["compound"] for j in range(k + 1)):
+        return False
+    if any(chain["truth"].get(j) is not False for j in range(k)):
+        return False
+    return k == chain["else"] or chain["truth"].get(k) is True
 
 
 def branch_dead(chain: dict, k: int) -> bool:
