@@ -519,6 +519,13 @@ def run_script(script: str, core_kind: str, fmt: str, book: RecipeBook) -> list[
         for name in core.names():
             prog = progs.get(name.split(":")[-1], data["programs"][0])
             t0 = time.monotonic()
+            if data.get("disabled"):
+                # Written with autostart=false (switched off in /etc/default): the config
+                # must still work once an operator starts it.
+                try:
+                    core.rpc.supervisor.startProcess(name, False)
+                except (OSError, xmlrpc.client.Error):
+                    pass
             reason = check_program(core, name, prog, book, data.get("recipe", ""))
             rows.append(dict(base, program=name, how=how, result="FAIL" if reason else "ok",
                              reason=reason, seconds=round(time.monotonic() - t0, 1)))
