@@ -154,13 +154,16 @@ def main(argv=None) -> int:
         except Exception as e:      # the measurement must see crashes, not stop on them
             crashes.append(f"{path}: {type(e).__name__}: {e}")
             continue
-        kinds[info.kind] = kinds.get(info.kind, 0) + 1
+        # adopt's kind: a script the reader finds no daemon in may still be one a recipe
+        # runs (uwsgi's start goes through a helper library).
+        kind_got = "oneshot" if ad.decision == "oneshot" else "daemon"
+        kinds[kind_got] = kinds.get(kind_got, 0) + 1
         decisions[ad.decision] = decisions.get(ad.decision, 0) + 1
         la = info.launch
         if a.list:
             print(f"{key_of(path):45} {info.kind:7} {ad.decision:10} "
                   f"{clean(la.daemon) if la else '-':40} {clean(la.pidfile) if la else '-'}")
-        if info.kind == "daemon":
+        if kind_got == "daemon":
             score["written"][1] += 1
             score["written"][0] += bool(ad.programs)
             for prog in ad.programs:
@@ -170,7 +173,8 @@ def main(argv=None) -> int:
                     score["binary"][0] += 1
                 else:
                     unshipped.append(f"{key_of(path)}: {binary}")
-            exes = [os.path.basename(x) for x in (la.daemon, la.exec, la.startas) if x]
+            exes = [os.path.basename(x) for x in (la.daemon, la.exec, la.startas) if x] \
+                if la else [ad.recipe.name] if ad.recipe else []
             if any(e in r.executables for r in book.recipes.values() for e in exes):
                 score["recipe"][1] += 1
                 score["recipe"][0] += ad.decision in ("recipe", "review") and ad.recipe is not None
@@ -181,7 +185,7 @@ def main(argv=None) -> int:
         got_daemon = clean(la.daemon) if la else "-"
         got_pid = (clean(la.pidfile) or "-") if la else "-"
         for name, want, got, scored in (
-                ("kind", kind, info.kind, True),
+                ("kind", kind, kind_got, True),
                 ("daemon", daemon, got_daemon, kind == "daemon" and daemon != "?"
                  and info.kind == "daemon"),
                 ("pidfile", pid, got_pid, kind == "daemon" and pid != "?"

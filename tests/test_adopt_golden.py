@@ -34,6 +34,7 @@ EXPECT = {
     "relayd": (0, "shim", ""),
     "servlet": (0, "recipe", "tomcat"),
     "sysctl-tune": (3, "oneshot", ""),
+    "uwsgi": (0, "recipe", "uwsgi"),
     "vpn": (0, "recipe", "openvpn"),
     "webserver": (0, "recipe", "apache2"),
 }

@@ -240,3 +240,12 @@ def test_start_guard_that_is_not_known_does_not_disable(tmp_path):
     assert not _switched(tmp_path, "[ -x /usr/sbin/relay ] || exit 0").disabled
     # Exit with a failure status is an error path, not a switch.
     assert not _switched(tmp_path, '[ "$ENABLED" = yes ] || exit 1').disabled
+
+
+def test_start_through_a_helper_library_is_named_not_guessed():
+    info = read_script(os.path.join(SCRIPTS, "uwsgi"), root=ROOT)
+    assert info.kind == "oneshot"       # the reader finds no daemon in the script itself
+    assert info.library_calls == ["do_command"]
+    assert "/usr/share/uwsgi/init/do_command" in info.sourced
+    # A real oneshot sources no helper library: nothing is named.
+    assert read_script(os.path.join(SCRIPTS, "sysctl-tune"), root=ROOT).library_calls == []

@@ -40,7 +40,8 @@ def test_migrate_writes_programs_include_and_report(tmp_path):
     files = sorted(os.listdir(out / "programs"))
     assert files == sorted(f"{n}.conf" for n in (
         "appsvc", "dbsafe", "frontproxy", "kvstore", "lsbdaemon", "metricsd",
-        "pgclusters-15-main", "relayd", "servlet", "vpn-backup", "webserver"))
+        "pgclusters-15-main", "relayd", "servlet", "uwsgi-blog", "vpn-backup",
+        "webserver"))
     inc = (out / "include.conf").read_text()
     assert f"files = {out}/programs/*.conf" in inc
     report = (out / "report.txt").read_text()

@@ -16,6 +16,7 @@ from typing import Optional
 
 from wrapctl import adopt_ready
 from wrapctl.initscript import ScriptInfo
+from wrapctl.launch import Launch
 from wrapctl.recipes import (Recipe, RecipeBook, format_environment, program_options,
                              shim_command)
 from wrapctl.shellwords import resolved
@@ -115,7 +116,20 @@ def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str =
     ad.explain += [f"read {info.path}"] + [f"defaults: {f}" for f in info.defaults_files]
     ad.explain += info.reasons
     if info.kind == "oneshot":
-        ad.explain.append("a oneshot is not a service to supervise: no program written")
+        recipe, why = (book.match(script=info.name, provides=info.provides)
+                       if info.library_calls and mode != "shim" else (None, ""))
+        if recipe is None:
+            ad.explain.append("a oneshot is not a service to supervise: no program written")
+            return ad
+        # The start is dispatched through a helper library the reader does not follow;
+        # the recipe of the service the script is named for knows how to run it.
+        helpers = [f for f in info.sourced
+                   if not f.startswith(("/etc/default/", "/etc/sysconfig/"))]
+        ad.explain.append(f"the start action calls {', '.join(info.library_calls)} from "
+                          f"{', '.join(helpers)}, which is not read; {why}")
+        _with_recipe(ad, recipe, base, root)
+        ad.review.append(f"the script's own start ({', '.join(info.library_calls)}) was not "
+                         f"read: the program is recipe {recipe.name}'s; compare the options")
         return ad
     la = info.launch
     assert la is not None
@@ -155,7 +169,7 @@ def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str =
 
 
 def _with_recipe(ad: Adoption, r: Recipe, base: str, root: str) -> None:
-    info, la = ad.info, ad.info.launch
+    info, la = ad.info, ad.info.launch or Launch(style="library")
     ad.recipe, ad.decision = r, "recipe"
     same = os.path.basename(la.daemon) == os.path.basename(r.daemon)
     daemon = la.daemon if same and resolved(la.daemon) and la.daemon.startswith("/") else r.daemon
@@ -382,6 +396,7 @@ def _decision_words(ad: Adoption) -> str:
 
 def to_json(ad: Adoption) -> dict:
     d = ad.info.to_dict()
+    d["kind"] = "oneshot" if ad.decision == "oneshot" else "daemon"
     d["decision"] = ad.decision
     d["recipe"] = ad.recipe.name if ad.recipe else ""
     d["programs"] = [{"name": p.name, "command": p.options.get("command", ""),
@@ -396,7 +411,8 @@ def to_json(ad: Adoption) -> dict:
 
 def render_explain(ad: Adoption) -> str:
     info, la = ad.info, ad.info.launch
-    out = [f"script:   {info.path}", f"kind:     {info.kind}"]
+    kind = "oneshot" if ad.decision == "oneshot" else "daemon"
+    out = [f"script:   {info.path}", f"kind:     {kind}"]
     if info.lsb.get("Provides"):
         out.append(f"provides: {info.lsb['Provides']}")
     if la:

@@ -59,6 +59,9 @@ class ScriptInfo:
     instance_loop: str = ""         # the glob a start loop iterates, when it does
     run_dirs: list[str] = field(default_factory=list)   # mkdir'd by the start action
     disabled: str = ""              # where and why the start exits 0 before the daemon
+    # Commands the start action runs that a sourced helper library defines (uwsgi's
+    # do_command): what they start is not read.
+    library_calls: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -96,7 +99,7 @@ class ScriptInfo:
             "reload_signal": self.reload_signal, "reopen_signal": self.reopen_signal,
             "environment": self.exported, "defaults_files": self.defaults_files,
             "instance_loop": self.instance_loop, "run_dirs": self.run_dirs,
-            "disabled": self.disabled,
+            "disabled": self.disabled, "library_calls": self.library_calls,
             "reasons": self.reasons, "warnings": self.warnings,
         }
 
@@ -841,6 +844,12 @@ class _Reader:
         if la is None:
             info.kind = "oneshot"
             ran = sorted({self.head_of(c) for c in self.start_context()[1]} - {""})
+            helpers = [f for f in info.sourced
+                       if not f.startswith(("/etc/default/", "/etc/sysconfig/"))]
+            if helpers:
+                info.library_calls = [h for h in ran if h not in NOT_DAEMONS
+                                      and h not in self.functions and not assignment(h)
+                                      and not h.startswith(("$", "/", "."))]
             info.reasons.append("the start action launches no daemon"
                                 + (f" (it runs: {', '.join(ran[:8])})" if ran else ""))
         else:
