@@ -154,9 +154,8 @@ def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str =
                           " autostart=false")
         ad.review.append(f"autostart=false: the script's start exits 0 at {info.disabled};"
                          " set autostart=true to run it")
-    if ad.programs and info.run_dirs:
-        ad.review.append("the script creates " + ", ".join(info.run_dirs) + " before starting;"
-                         " create it at boot (tmpfiles.d) or in the supervisor's setup")
+    if ad.programs and info.run_setup:
+        _recreate_run_dirs(ad)
     if info.instance_loop and not (ad.recipe and ad.recipe.instances):
         ad.review.append(f"the script starts one daemon per item of {info.instance_loop!r}"
                          .replace("\x00", "$(...)")
@@ -166,6 +165,33 @@ def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str =
             continue        # the recipe does not take the script's arguments
         ad.review.append(w)
     return ad
+
+
+def _recreate_run_dirs(ad: Adoption) -> None:
+    """Redo the script's mkdir/chown of /run dirs before each start: /run is empty after a
+    boot, and without the init script (or systemd's tmpfiles) nothing else makes them."""
+    setup = " && ".join(shlex.join(c) for c in ad.info.run_setup)
+    dirs = [d for d in ad.info.run_dirs if d.startswith(("/run/", "/var/run/"))]
+    users = set()
+    for p in ad.programs:
+        for opts in (p.options, p.wrapctl):
+            if all(re.search(r"\b(mkdir|install)\b[^&;|]*" + re.escape(d.rstrip("/")),
+                             opts["command"]) for d in dirs):
+                continue            # the recipe's command makes them itself (sshd, tor)
+            # --format wrapctl leaves out what the recipe supplies: its user= too.
+            user = opts.get("user") or p.options.get("user") or "root"
+            if user not in ("root", "0"):
+                users.add(user)     # after the drop to user= it could not
+                continue
+            opts["command"] = shlex.join(["/bin/sh", "-c", setup + ' && exec "$0" "$@"']
+                                         + shlex.split(opts["command"]))
+    if users:
+        ad.review.append(f"the script makes {', '.join(dirs)} as root before starting, but the"
+                         f" program runs as {', '.join(sorted(users))}: make them at boot "
+                         f"({setup})")
+    else:
+        ad.explain.append(f"the command makes {', '.join(dirs)} first, as the script does: "
+                          + setup)
 
 
 def _with_recipe(ad: Adoption, r: Recipe, base: str, root: str) -> None:

@@ -58,6 +58,9 @@ class ScriptInfo:
     sourced: list[str] = field(default_factory=list)
     instance_loop: str = ""         # the glob a start loop iterates, when it does
     run_dirs: list[str] = field(default_factory=list)   # mkdir'd by the start action
+    # The start action's mkdir/install -d of volatile dirs (/run, /var/run) and the chown/
+    # chmod of them, expanded, mkdir made idempotent: what a wrapper must redo at each start.
+    run_setup: list[list[str]] = field(default_factory=list)
     disabled: str = ""              # where and why the start exits 0 before the daemon
     # Commands the start action runs that a sourced helper library defines (uwsgi's
     # do_command): what they start is not read.
@@ -99,6 +102,7 @@ class ScriptInfo:
             "reload_signal": self.reload_signal, "reopen_signal": self.reopen_signal,
             "environment": self.exported, "defaults_files": self.defaults_files,
             "instance_loop": self.instance_loop, "run_dirs": self.run_dirs,
+            "run_setup": self.run_setup,
             "disabled": self.disabled, "library_calls": self.library_calls,
             "reasons": self.reasons, "warnings": self.warnings,
         }
@@ -466,6 +470,29 @@ class _Reader:
         self.origin[name] = "guess" if cond or cmd.context["loop"] else "script"
         if exported:
             self.info.exported[name] = val
+
+    def run_setup(self, cmds: list[Command]) -> list[list[str]]:
+        made: list[list[str]] = []
+        owned: list[list[str]] = []
+        dirs: list[str] = []
+        for c in cmds:
+            w = [x.rstrip("/") or "/" for x in self.words_of(c)]
+            if not w or not all(resolved(x) for x in w):
+                continue
+            targets = [x for x in w[1:] if not x.startswith("-")]
+            if w[0] == "mkdir" or (w[0] == "install" and "-d" in w):
+                new = [t for t in targets if _volatile(t)]
+                if not new or len(new) != len([t for t in targets if t.startswith("/")]):
+                    continue        # also makes persistent dirs: they survive a reboot
+                if w[0] == "mkdir" and not ({"-p", "--parents"} & set(w)):
+                    w = ["mkdir", "-p"] + w[1:]
+                if w not in made:
+                    made.append(w)
+                dirs += new
+            elif w[0] in ("chown", "chmod") and len(targets) >= 2:
+                if all(t in dirs for t in targets[1:]) and w not in owned:
+                    owned.append(w)
+        return made + owned
 
     # -- finding the start ----------------------------------------------------------------
     def disabled_by(self, la: Launch) -> str:
@@ -871,12 +898,14 @@ class _Reader:
                                          "review the command")
                     break
             reach, start_cmds = self.start_context()
-            for c in start_cmds + [c for f in reach for c in self.functions[f]]:
+            start_all = start_cmds + [c for f in reach for c in self.functions[f]]
+            for c in start_all:
                 w = self.words_of(c)
                 if w and w[0] in ("mkdir", "install") and (w[0] == "mkdir" or "-d" in w):
                     for d in w[1:]:
                         if d.startswith("/") and resolved(d) and d not in info.run_dirs:
                             info.run_dirs.append(d)
+            info.run_setup = self.run_setup(start_all)
             loop = next((c.context["loop"] for c in self.commands if c.line == la.line
                          and c.context["loop"]), "")
             if loop:
@@ -887,6 +916,11 @@ class _Reader:
 
 
 _REDIR = re.compile(r"^[0-9]*(>>?|<|>&|<&|&>)(.*)$")
+
+
+def _volatile(path: str) -> bool:
+    """A directory a reboot empties (tmpfs /run)."""
+    return path.startswith(("/run/", "/var/run/")) and resolved(path)
 
 
 def _exits_quietly(c: Command) -> bool:
