@@ -249,3 +249,21 @@ def test_start_through_a_helper_library_is_named_not_guessed():
     assert "/usr/share/uwsgi/init/do_command" in info.sourced
     # A real oneshot sources no helper library: nothing is named.
     assert read_script(os.path.join(SCRIPTS, "sysctl-tune"), root=ROOT).library_calls == []
+
+
+def test_start_inside_a_true_or_false_switch(tmp_path):
+    # rsync: the start itself is inside `if "$RSYNC_ENABLE"; then`, with no exit.
+    text = SWITCHED.replace(
+        "    start-stop-daemon --start --pidfile /run/relay.pid --exec $DAEMON\n",
+        '    if "$ENABLED"; then\n'
+        "      start-stop-daemon --start --pidfile /run/relay.pid --exec $DAEMON\n"
+        "    else\n      echo disabled\n    fi\n") % ("", "")
+    d = tmp_path / "etc" / "default"
+    d.mkdir(parents=True, exist_ok=True)
+    for value, off in (("false", True), ("true", False)):
+        (d / "relay").write_text(f"ENABLED={value}\n")
+        info = read_script("/etc/init.d/relay", text=text, root=str(tmp_path))
+        assert info.kind == "daemon" and info.daemon == "/usr/sbin/relay"
+        assert bool(info.disabled) == off, info.disabled
+        if off:
+            assert '"$ENABLED" is false (ENABLED=false)' in info.disabled

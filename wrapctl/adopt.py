@@ -150,9 +150,9 @@ def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str =
         # Migrating must not start what the machine had switched off.
         for p in ad.programs:
             p.options["autostart"] = p.wrapctl["autostart"] = "false"
-        ad.explain.append(f"the start action exits 0 before the daemon at {info.disabled}:"
+        ad.explain.append(f"the start action does not start the daemon here ({info.disabled}):"
                           " autostart=false")
-        ad.review.append(f"autostart=false: the script's start exits 0 at {info.disabled};"
+        ad.review.append(f"autostart=false: the script does not start it here ({info.disabled});"
                          " set autostart=true to run it")
     if ad.programs and info.run_setup:
         _recreate_run_dirs(ad)

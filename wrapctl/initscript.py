@@ -496,13 +496,14 @@ class _Reader:
 
     # -- finding the start ----------------------------------------------------------------
     def disabled_by(self, la: Launch) -> str:
-        """Why the start action exits (status 0) before it starts the daemon, or "".
+        """Why the start action does not start the daemon here, or "".
 
         Debian scripts guard the start with a switch in /etc/default (tor's RUN_DAEMON,
-        carbon's CARBON_CACHE_ENABLED): `[ "$X" = yes ] || exit 0`, or `if [ "$X" != yes ];
-        then ... exit 0; fi`, at the top or in the start branch. Only a guard whose every
-        test is known, and whose variables are all set, counts: an unknown one is read as
-        "the script starts it", which is what adopt does without this.
+        carbon's CARBON_CACHE_ENABLED, rsync's RSYNC_ENABLE): `[ "$X" = yes ] || exit 0`,
+        `if [ "$X" != yes ]; then ... exit 0; fi` at the top or in the start branch, or the
+        start inside `if "$X"; then`. Only a guard whose every test is known, on variables
+        that are the machine's settings, counts: an unknown one is read as "the script
+        starts it", which is what adopt does without this.
         """
         reach, start_cmds = self.start_context()
         in_func = {id(c) for f in self.functions.values() for c in f}
@@ -538,29 +539,67 @@ class _Reader:
                     exp = self.expander(prev.context.get("env", {}))
                     if test_value(prev.words, exp) is not (c.after_op == "&&"):
                         continue
-                    tests = [prev]
+                    why = self._guard([prev], c.line)
                 elif guards:
-                    tests = [t for t in self.commands if t.context.get("cond") and any(
-                        t.context["cond"][0] is g and t.context["cond"][1] <= k
-                        for g, k in guards)]
+                    why = self._guard(self._conditions(guards), c.line)
                 else:
                     continue        # an exit without a guard is the script's end
-                names = sorted({n for t in tests for w in t.words
-                                for n in re.findall(r"\$\{?(\w+)", w)})
-                env = tests[-1].context.get("env", {})
-                origin = tests[-1].context.get("origin", {})
-                # A value guessed from a branch or a loop (jetty's JAVA_HOME search), or
-                # a script default that a missing /etc/default file would have replaced,
-                # is not the machine's setting.
-                trusted = ("defaults",) if self.missing_defaults else ("defaults", "script")
-                if not names or any(origin.get(n) not in trusted for n in names):
-                    continue
-                exp = self.expander(env)
-                shown = "; ".join(" ".join(t.words) + (" is true" if test_value(
-                    t.words, exp) else " is false") for t in tests)
-                vals = ", ".join(f"{n}={env[n]}" for n in names)
-                return f"line {c.line}, {shown} ({vals})"
-        return ""
+                if why:
+                    return why
+        return self._start_in_dead_branch(la_cmd, start_cmds)
+
+    def _start_in_dead_branch(self, la_cmd: Optional[Command], start_cmds) -> str:
+        """The start branch reaches the launch only through branches known not to run."""
+        if la_cmd is None or la_cmd.context.get("loop"):
+            return ""
+        func = la_cmd.context["func"]
+        if func is None:
+            callers = [la_cmd]
+        else:
+            callers = [c for c in start_cmds if self._calls(c.words[0], func)]
+        why = ""
+        for c in callers:
+            dead = [(chain, k) for chain, k in c.context.get("ifpath", ())
+                    if branch_dead(chain, k)]
+            if not dead:
+                return ""
+            why = why or self._guard(self._conditions(dead[:1]), c.line)
+        return why
+
+    def _calls(self, f: str, target: str) -> bool:
+        seen, todo = set(), [f]
+        while todo:
+            g = todo.pop()
+            if g == target:
+                return True
+            if g in seen or g not in self.functions:
+                continue
+            seen.add(g)
+            todo += [c.words[0] for c in self.functions[g]]
+        return False
+
+    def _conditions(self, branches) -> list[Command]:
+        """The test commands that decide the given (chain, branch) pairs."""
+        return [t for t in self.commands if t.context.get("cond") and any(
+            t.context["cond"][0] is g and t.context["cond"][1] <= k for g, k in branches)]
+
+    def _guard(self, tests: list[Command], line: int) -> str:
+        names = sorted({n for t in tests for w in t.words for n in re.findall(r"\$\{?(\w+)", w)})
+        if not tests or not names:
+            return ""
+        env = tests[-1].context.get("env", {})
+        origin = tests[-1].context.get("origin", {})
+        # A value guessed from a branch or a loop (jetty's JAVA_HOME search), or a script
+        # default that a missing /etc/default file would have replaced, is not the
+        # machine's setting.
+        trusted = ("defaults",) if self.missing_defaults else ("defaults", "script")
+        if any(origin.get(n) not in trusted for n in names):
+            return ""
+        exp = self.expander(env)
+        shown = "; ".join(" ".join(t.words) + (" is true" if test_value(t.words, exp)
+                                               else " is false") for t in tests)
+        vals = ", ".join(f"{n}={env[n]}" for n in names)
+        return f"line {line}, {shown} ({vals})"
 
     def start_context(self) -> tuple[set[str], list[Command]]:
         """Functions reachable from the start branch, and the commands run for start."""
@@ -930,10 +969,15 @@ def _exits_quietly(c: Command) -> bool:
 
 def test_value(words: list[str], exp) -> Optional[bool]:
     """The value of a simple `[ ... ]`/`test ...` condition whose words are all known, else
-    None: `[ A ]`, `[ -n A ]`, `[ -z A ]`, `[ A = B ]`, `[ A != B ]`, with a leading `!`."""
+    None: `[ A ]`, `[ -n A ]`, `[ -z A ]`, `[ A = B ]`, `[ A != B ]`, `$X` that is true or
+    false, with a leading `!`."""
     neg = False
     if words and words[0] == "!":
         neg, words = True, words[1:]
+    if len(words) == 1 and "$(" not in words[0] and "`" not in words[0]:
+        # `if "$RSYNC_ENABLE"; then`: the value is run; true and false are known.
+        v = exp.word(words[0])
+        return None if v not in ("true", "false", ":") else (v != "false") != neg
     if len(words) >= 2 and words[0] == "[" and words[-1] == "]":
         args = words[1:-1]
     elif words and words[0] == "test":
