@@ -52,6 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from wrapctl.recipes import RecipeBook  # noqa: E402
+from initscript_corpus import program_binary  # noqa: E402
 from wrapctl.shellwords import UNRESOLVED  # noqa: E402
 
 PACKAGES = [
@@ -223,15 +224,6 @@ def exe_of(pid: int) -> str:
         return psutil.Process(pid).exe()
     except psutil.Error:
         return ""
-
-
-def program_binary(command: str) -> str:
-    words = shlex.split(command)
-    if words and os.path.basename(words[0]) == "wrapctl-shim" and "--" in words:
-        words = words[words.index("--") + 1:]
-    if words[:2] == ["/bin/sh", "-c"] and len(words) > 2:
-        words = shlex.split(words[2].split("exec ", 1)[-1])
-    return words[0] if words else ""
 
 
 def same_binary(a: str, b: str) -> bool:

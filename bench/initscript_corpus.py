@@ -77,17 +77,20 @@ def shipped_files(cache: str) -> set[str]:
 
 
 def program_binary(command: str) -> str:
-    """The executable a program section runs: after a shim's `--`, after `sh -c '... exec`."""
+    """The executable a program section runs: after a shim's `--`, after `sh -c '... exec`,
+    in any nesting (adopt puts its /run setup around a shim)."""
     words = shlex.split(command)
-    if words and words[0] == "wrapctl-shim" and "--" in words:
-        words = words[words.index("--") + 1:]
-    if words[:2] == ["/bin/sh", "-c"] and len(words) > 2:
-        inner = words[2].split("exec ", 1)[-1]
-        if inner.startswith('"$0"') and len(words) > 3:
-            words = words[3:]       # sh -c '... && exec "$0" "$@"' DAEMON ARGS
+    while True:
+        if words and os.path.basename(words[0]) == "wrapctl-shim" and "--" in words:
+            words = words[words.index("--") + 1:]
+        elif words[:2] == ["/bin/sh", "-c"] and len(words) > 2:
+            inner = words[2].split("exec ", 1)[-1]
+            if inner.startswith('"$0"') and len(words) > 3:
+                words = words[3:]       # sh -c '... && exec "$0" "$@"' DAEMON ARGS
+            else:
+                words = shlex.split(inner)
         else:
-            words = shlex.split(inner)
-    return words[0] if words else ""
+            return words[0] if words else ""
 
 
 def load_labels() -> dict[str, tuple[str, str, str, str]]:
