@@ -22,6 +22,7 @@ from wrapctl.config.ini import IniDocument, Option
 from wrapctl.config.records import (AUTO, Config, CtlConfig, DaemonConfig, EventListenerConfig,
                                     GroupConfig, InetServerConfig, LogConfig, ProcessConfig,
                                     UnixServerConfig, Where)
+from wrapctl.core import rundirs
 
 _MISSING: Any = object()
 _SYSLOG = "syslog"
@@ -65,6 +66,7 @@ WRAPCTL_PROGRAM_OPTIONS: dict[str, Callable[[str], str]] = {
     "backoff_max": lambda v: (V.number(v), v.strip())[1],
     "killtree": lambda v: (V.boolean(v), v.strip())[1],
     "exe": _nonempty,
+    "run_dirs": lambda v: (rundirs.parse(v), v.strip())[1],
 }
 
 # wrapctl-only [supervisord] options

@@ -18,7 +18,7 @@ import psutil
 
 from wrapctl.config.records import AUTO
 from wrapctl.core import machine as m
-from wrapctl.core import cgroups, forking, ready, tree
+from wrapctl.core import cgroups, forking, ready, rundirs, tree
 from wrapctl.core.keeper import config_digest as keeper_digest
 from wrapctl.core.logs import RotatingFile, strip_ansi
 from wrapctl.core.spawn import SpawnError, spawn
@@ -74,6 +74,8 @@ class Process:
         # killtree=false keeps supervisord's behaviour: only the main pid (or its group).
         self.killtree = raw is None or raw.strip().lower() in ("true", "yes", "on", "1")
         self.ready_check = self._check("ready")
+        raw = config.extra_get("run_dirs")
+        self.run_dirs = rundirs.parse(raw) if raw else ()
         pidfile = config.extra_get("pidfile")
         self.follower = forking.Follower(pidfile, config.extra_get("exe")) if pidfile else None
         self._launcher_gone = False
@@ -361,6 +363,7 @@ class Process:
                 ch.open_log()
             self.serial += 1
             self.marker = tree.instance_marker(f"{self.group}:{self.name}", self.serial)
+            rundirs.make(self.run_dirs, self.config.uid)
             groups = self.sup.cgroups if self.killtree else None
             self.cgroup = groups.enter(self.key) if groups is not None else None
             popen = spawn(self.config, self.sup.serverurl, self.marker)
