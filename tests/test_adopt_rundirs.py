@@ -23,13 +23,12 @@ def adopted_command(name, fmt):
     return shlex.split(re.search(r"^command=(.*)$", p.stdout, re.M).group(1)), p.stdout
 
 
-@pytest.mark.parametrize("fmt", ["supervisord", "wrapctl"])
-def test_run_dir_is_made_at_each_start_in_an_empty_run(fmt):
+def test_run_dir_is_made_at_each_start_in_an_empty_run():
     unshare = shutil.which("unshare")
     if not unshare or os.geteuid() != 0:
         pytest.skip("needs unshare and root for a private mount namespace")
-    cmd, _ = adopted_command("relayd", fmt)
-    assert cmd[:2] == ["/bin/sh", "-c"] and cmd[3:4] in (["wrapctl-shim"], ["/usr/sbin/relayd"])
+    cmd, _ = adopted_command("relayd", "supervisord")
+    assert cmd[:2] == ["/bin/sh", "-c"] and cmd[3] == "wrapctl-shim"
     # The adopted setup, then a probe in place of the daemon: it must see the directory with
     # the script's mode and get its own arguments unchanged.
     probe = ["/bin/sh", "-c", 'stat -c %a /run/relayd && printf "%s|" "$@" && echo', "probe",
@@ -42,11 +41,40 @@ def test_run_dir_is_made_at_each_start_in_an_empty_run(fmt):
     assert not os.path.exists("/run/relayd")
 
 
-def test_program_that_drops_to_a_user_gets_a_review_line_instead():
+def test_wrapctl_format_says_it_with_run_dirs():
+    # The core makes them as root before the spawn (tests/test_daemon_run_dirs.py).
+    cmd, out = adopted_command("relayd", "wrapctl")
+    assert cmd[0] == "/usr/sbin/relayd"
+    assert "\nrun_dirs=/run/relayd root:root 0750\n" in out
+
+
+def test_program_that_drops_to_a_user_gets_a_review_line_or_run_dirs():
     # kvstore runs as redis (the recipe's user): a wrapper could no longer create /run dirs.
     for fmt in ("supervisord", "wrapctl"):
         cmd, out = adopted_command("kvstore", fmt)
         assert cmd[0] == "/usr/bin/redis-server"
         assert ("; review: the script makes /run/kvstore as root before starting, but the "
                 "program runs as redis: make them at boot (mkdir -p /run/kvstore && chown "
-                "redis:redis /run/kvstore)") in out
+                "redis:redis /run/kvstore); --format wrapctl writes run_dirs= for it") in out
+        assert ("\nrun_dirs=/run/kvstore redis:redis 0755\n" in out) == (fmt == "wrapctl")
+
+
+@pytest.mark.parametrize("setup,want", [
+    ("mkdir -p /run/named && chmod 775 /run/named && chown root:bind /run/named",
+     "/run/named root:bind 0775"),
+    ("install -m 755 -o mysql -d /run/mysqld", "/run/mysqld mysql:root 0755"),
+    ("mkdir -p /var/run/dbus && chown messagebus /var/run/dbus", "/var/run/dbus messagebus:root 0755"),
+    ("mkdir -p /run/ulog && chown ulog: /run/ulog", "/run/ulog ulog 0755"),
+    ("mkdir -p -m 02755 /run/tor && chown debian-tor.debian-tor /run/tor",
+     "/run/tor debian-tor:debian-tor 02755"),
+    ("mkdir -p /run/a /run/b && chown -R x:y /run/b", "/run/a root:root 0755, /run/b x:y 0755"),
+    ("mkdir -p /run/x && chmod u+w /run/x", ""),           # symbolic: say nothing wrong
+    ("mkdir -p --context=x /run/x", ""),                   # a flag run_dirs has no word for
+])
+def test_run_dirs_option_from_the_scripts_commands(setup, want):
+    from wrapctl.adopt import run_dirs_option
+    from wrapctl.core.rundirs import parse
+    got = run_dirs_option([shlex.split(c) for c in setup.split(" && ")])
+    assert got == want
+    if got:
+        parse(got)          # what adopt writes, the core loads

@@ -169,15 +169,21 @@ def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str =
 
 def _recreate_run_dirs(ad: Adoption) -> None:
     """Redo the script's mkdir/chown of /run dirs before each start: /run is empty after a
-    boot, and without the init script (or systemd's tmpfiles) nothing else makes them."""
+    boot, and without the init script (or systemd's tmpfiles) nothing else makes them.
+    `--format wrapctl` says it with run_dirs= (the core makes them as root, before any
+    user= drop); supervisord's format wraps the command in `sh -c`, which only root can."""
     setup = " && ".join(shlex.join(c) for c in ad.info.run_setup)
     dirs = [d for d in ad.info.run_dirs if d.startswith(("/run/", "/var/run/"))]
+    spec = run_dirs_option(ad.info.run_setup)
     users = set()
     for p in ad.programs:
         for opts in (p.options, p.wrapctl):
             if all(re.search(r"\b(mkdir|install)\b[^&;|]*" + re.escape(d.rstrip("/")),
                              opts["command"]) for d in dirs):
                 continue            # the recipe's command makes them itself (sshd, tor)
+            if opts is p.wrapctl and spec:
+                opts["run_dirs"] = spec
+                continue
             # --format wrapctl leaves out what the recipe supplies: its user= too.
             user = opts.get("user") or p.options.get("user") or "root"
             if user not in ("root", "0"):
@@ -188,10 +194,70 @@ def _recreate_run_dirs(ad: Adoption) -> None:
     if users:
         ad.review.append(f"the script makes {', '.join(dirs)} as root before starting, but the"
                          f" program runs as {', '.join(sorted(users))}: make them at boot "
-                         f"({setup})")
+                         f"({setup})" + ("; --format wrapctl writes run_dirs= for it"
+                                         if spec else ""))
     else:
-        ad.explain.append(f"the command makes {', '.join(dirs)} first, as the script does: "
-                          + setup)
+        ad.explain.append(f"the program makes {', '.join(dirs)} before each start, as the "
+                          f"script does: {setup}")
+
+
+def run_dirs_option(setup: list[list[str]]) -> str:
+    """The run_dirs= value (docs/config.md) for mkdir/install -d/chown/chmod commands, or ""
+    when one of them says something run_dirs cannot (a symbolic mode, an unknown flag)."""
+    made: dict[str, list[str]] = {}         # path -> [owner, group, mode]
+    for w in setup:
+        cmd, args = w[0], w[1:]
+        opts: dict[str, str] = {}
+        paths: list[str] = []
+        i = 0
+        while i < len(args):
+            a = args[i]
+            m = re.fullmatch(r"--(mode|owner|group)=(.+)", a)
+            if m:
+                opts[m.group(1)[0]] = m.group(2)
+            elif a in ("-m", "-o", "-g") and i + 1 < len(args):
+                opts[a[1]] = args[i + 1]
+                i += 1
+            elif a in ("-p", "--parents", "-d", "--directory", "-R", "-v"):
+                pass
+            elif a.startswith("-"):
+                return ""
+            else:
+                paths.append(a)
+            i += 1
+        if cmd in ("chown", "chmod"):
+            if len(paths) < 2 or opts:
+                return ""
+            value, paths = paths[0], paths[1:]
+            if cmd == "chmod":
+                opts["m"] = value
+            else:
+                m = re.fullmatch(r"([^:.]+)(?:([:.])(.*))?", value)
+                if not m:
+                    return ""
+                owner, sep, group = m.group(1), m.group(2) or "", m.group(3) or ""
+                opts["o"] = owner
+                # `chown u` keeps the group (root's, as made); `chown u:` takes u's own.
+                opts["g"] = group if group else ("" if sep else "root")
+        for path in paths:
+            cur = made.setdefault(path, ["root", "root", "0755"])
+            if "o" in opts:
+                cur[0] = opts["o"]
+                if "g" not in opts and cmd == "install":
+                    cur[1] = "root"
+            if "g" in opts:
+                cur[1] = opts["g"]
+            if "m" in opts:
+                if not re.fullmatch(r"0?[0-7]{3,4}", opts["m"]):
+                    return ""
+                cur[2] = opts["m"] if opts["m"].startswith("0") else "0" + opts["m"]
+    parts = []
+    for path, (owner, group, mode) in made.items():
+        if not owner or not re.fullmatch(r"[\w.-]+", owner) or (
+                group and not re.fullmatch(r"[\w.-]+", group)):
+            return ""
+        parts.append(f"{path} {owner}{':' + group if group else ''} {mode}")
+    return ", ".join(parts)
 
 
 def _with_recipe(ad: Adoption, r: Recipe, base: str, root: str) -> None:

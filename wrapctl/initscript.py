@@ -490,7 +490,11 @@ class _Reader:
                     made.append(w)
                 dirs += new
             elif w[0] in ("chown", "chmod") and len(targets) >= 2:
-                if all(t in dirs for t in targets[1:]) and w not in owned:
+                # `chown redis:redis $RUNDIR $PIDFILE`: the dir's part (the file is the
+                # daemon's to write).
+                keep = [t for t in targets[1:] if t in dirs]
+                w = [x for x in w if x not in targets[1:]] + keep
+                if keep and w not in owned:
                     owned.append(w)
         return made + owned
 
