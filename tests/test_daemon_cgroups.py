@@ -217,3 +217,13 @@ def test_programs_started_together_each_get_their_group_and_the_daemon_goes_home
     for n, g in groups.items():
         assert g.endswith("/" + (n if ":" in n else f"{n}:{n}")), (n, g)
     assert group_of(d.proc.pid) == group_of(os.getpid())
+
+
+def test_forking_command_that_leaves_nothing_fails_at_once(wrapctld, tmp_path):
+    # nut's upsd with MODE=none prints "disabled" and exits 0: with its cgroup empty nothing
+    # can write the pidfile any more, so the start fails now, not after ready_timeout.
+    d = wrapctld("[program:f]\ncommand=/bin/sh -c 'echo disabled; exit 0'\n"
+                 f"pidfile={tmp_path}/f.pid\nready_timeout=600\nstartretries=1\n")
+    d.wait_state("f", "FATAL")
+    assert "f: launcher" in open(d.mainlog).read()
+    assert "exited 0 and left no process: no daemon to wait for" in open(d.mainlog).read()

@@ -177,6 +177,15 @@ class Process:
             self._release_popen(pid, sts)
             return
         if f is not None and pid == f.launcher and not f.daemon and sts == 0:
+            if self.cgroup is not None and not self._members(0) and f.verdict().pid is None:
+                # Nothing is left that could write the pidfile (nut's upsd with MODE=none
+                # says "disabled" and exits 0): a failed start now, not after ready_timeout.
+                # Only a cgroup says so exactly: by parentage, a daemon that cleared its
+                # environment and left the session would be missed.
+                self.sup.log("info", f"{self.name}: launcher {pid} exited 0 and left no "
+                                     f"process: no daemon to wait for in {f.path}")
+                self._main_exited(sts)
+                return
             # A forking COMMAND exits 0 once it has daemonized: wait for its pidfile.
             self._launcher_gone = True
             self.sup.log("debug", f"{self.name}: launcher {pid} exited 0; waiting for "
