@@ -177,7 +177,9 @@ class Process:
             self._release_popen(pid, sts)
             return
         if f is not None and pid == f.launcher and not f.daemon and sts == 0:
-            if self.cgroup is not None and not self._members(0) and f.verdict().pid is None:
+            v = f.verdict()
+            if self.cgroup is not None and v.pid is None and v.refusal is None \
+                    and not self._members(0):
                 # Nothing is left that could write the pidfile (nut's upsd with MODE=none
                 # says "disabled" and exits 0): a failed start now, not after ready_timeout.
                 # Only a cgroup says so exactly: by parentage, a daemon that cleared its
