@@ -32,6 +32,7 @@ EXPECT = {
     "modules-load": (3, "oneshot", ""),
     "pgclusters": (0, "recipe", "postgresql"),
     "relayd": (0, "shim", ""),
+    "sendmail": (0, "recipe", "sendmail"),
     "servlet": (0, "recipe", "tomcat"),
     "sysctl-tune": (3, "oneshot", ""),
     "uwsgi": (0, "recipe", "uwsgi"),
@@ -204,3 +205,13 @@ esac
                        text=True, timeout=60)
     assert p.returncode == 0
     assert "; review: command holds ' ;' or ' #'" in p.stdout
+
+
+def test_user_of_another_daemon_is_not_carried_over():
+    # sendmail's script starts the MSP queue runner as smmsp first; the recipe runs the MTA.
+    status, out, err = run_adopt("sendmail", "--format", "json")
+    assert status == 0, err
+    d = json.loads(out)
+    assert d["user"] == "smmsp" and d["daemon"] == "/usr/sbin/sendmail-msp"
+    assert all("user" not in p["options"] and "user" not in p["wrapctl"] for p in d["programs"])
+    assert any("not carried over" in e for e in d["explain"])

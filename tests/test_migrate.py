@@ -40,7 +40,7 @@ def test_migrate_writes_programs_include_and_report(tmp_path):
     files = sorted(os.listdir(out / "programs"))
     assert files == sorted(f"{n}.conf" for n in (
         "appsvc", "dbsafe", "frontproxy", "kvstore", "lsbdaemon", "metricsd",
-        "pgclusters-15-main", "relayd", "servlet", "uwsgi-blog", "vpn-backup",
+        "pgclusters-15-main", "relayd", "sendmail", "servlet", "uwsgi-blog", "vpn-backup",
         "webserver"))
     inc = (out / "include.conf").read_text()
     assert f"files = {out}/programs/*.conf" in inc

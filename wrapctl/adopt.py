@@ -273,6 +273,13 @@ def _with_recipe(ad: Adoption, r: Recipe, base: str, root: str) -> None:
         else:
             ad.review.append("the script's arguments are computed at run time; "
                              f"the recipe's defaults are used ({r.args or 'none'})")
+    carried = la
+    if not same and not la.wrapper and la.style != "library" and (la.user or la.chdir):
+        # sendmail's script starts its MSP queue runner as smmsp first; the recipe runs the
+        # MTA, which is not that process: its user and directory do not apply.
+        carried = Launch(style=la.style)
+        ad.explain.append(f"the script's start runs {la.daemon}, not the recipe's "
+                          f"{r.daemon}: its user and directory are not carried over")
     instances = r.find_instances(root)
     needs_instance = any(p in r.command for p in ("{instance}", "{version}", "{cluster}")) or (
         "{conf}" in r.command and not r.conf)
@@ -301,8 +308,8 @@ def _with_recipe(ad: Adoption, r: Recipe, base: str, root: str) -> None:
                    version=inst.get("version", ""), cluster=inst.get("cluster", ""))
         opts = program_options(r, **ctx)
         core = program_options(r, subreaper=True, **ctx)
-        _carry_over(ad, opts, la, r)
-        _carry_over(Adoption(info=info, decision=""), core, la, r)
+        _carry_over(ad, opts, carried, r)
+        _carry_over(Adoption(info=info, decision=""), core, carried, r)
         pname = base if not inst else program_name(
             base + "-" + re.sub(rf"^{re.escape(base)}[_-]?", "", inst["instance"])
             if inst["instance"] != base else base)
