@@ -18,7 +18,12 @@ def daemon_cmd(name, *args):
 
 
 def read_pid(path):
-    return int(open(path).read().split()[0])
+    """The pid in path, or None while it is missing (mover.py renames it away to .oldbin
+    before the new master writes it anew)."""
+    try:
+        return int(open(path).read().split()[0])
+    except FileNotFoundError:
+        return None
 
 
 def test_double_forking_daemon_is_followed_and_restarted(wrapctld, tmp_path):
@@ -53,7 +58,7 @@ def test_pid_move_is_followed(wrapctld, tmp_path):
                  f"pidfile={pidfile}\nstopwaitsecs=5\n")
     old = d.wait_state("mv", "RUNNING")["pid"]
     os.kill(old, signal.SIGUSR2)
-    wait_for(lambda: os.path.exists(f"{pidfile}.oldbin") and read_pid(pidfile) != old,
+    wait_for(lambda: os.path.exists(f"{pidfile}.oldbin") and read_pid(pidfile) not in (None, old),
              what="new master")
     new = read_pid(pidfile)
     os.kill(old, signal.SIGQUIT)            # the old master leaves, as after nginx's upgrade
