@@ -446,6 +446,75 @@ def _pidfile_in_args(args: list[str]) -> str:
     return ""
 
 
+def check_shim_access(ad: Adoption, shim: Optional[str]) -> None:
+    """Add a review line for each `--format supervisord` program that runs wrapctl-shim as a
+    user who cannot execute it (or its interpreter): supervisord would log EACCES and give
+    up. `shim` is where wrapctl-shim is on this machine (None: not found, nothing said)."""
+    if not shim:
+        return
+    for p in ad.programs:
+        user = p.options.get("user", "")
+        if not user or user in ("root", "0") or "wrapctl-shim" not in shlex.split(
+                p.options.get("command", "")):
+            continue
+        blocker = _not_executable_by(user, shim)
+        if blocker:
+            ad.review.append(f"{p.name} runs wrapctl-shim as {user}, who cannot run {shim} "
+                             f"({blocker}): install wrapctl where {user} can run it (a "
+                             "system-wide pip install puts it in /usr/local/bin)")
+
+
+def _not_executable_by(user: str, path: str) -> str:
+    """Why `user` cannot execute `path` (a directory on the way without search permission,
+    the file or its #! interpreter without execute permission), or ""."""
+    import pwd
+    try:
+        pw = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+        gids = set(os.getgrouplist(pw.pw_name, pw.pw_gid))
+    except (KeyError, OSError):
+        return ""               # an unknown user is the config's problem, said elsewhere
+    if pw.pw_uid == 0:
+        return ""
+    todo = [path]
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(256)
+        if first.startswith(b"#!") and first[2:].split():
+            todo.append(first[2:].split()[0].decode("utf-8", "replace"))
+    except OSError:
+        return ""
+    for target in todo:
+        real = os.path.realpath(target)
+        parts = [p for p in {os.path.abspath(target), real}]
+        for full in parts:
+            d = os.path.dirname(full)
+            ancestors = []
+            while True:
+                ancestors.append(d)
+                if d == "/":
+                    break
+                d = os.path.dirname(d)
+            for a in reversed(ancestors):
+                if not _allowed(a, pw.pw_uid, gids):
+                    return f"{a} is not searchable for {user}"
+        if not _allowed(real, pw.pw_uid, gids):
+            return f"{real} is not executable for {user}"
+    return ""
+
+
+def _allowed(path: str, uid: int, gids: set) -> bool:
+    """Execute (search, for a directory) permission of `path` for uid/gids."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True             # nothing to say about what is not there
+    if st.st_uid == uid:
+        return bool(st.st_mode & 0o100)
+    if st.st_gid in gids:
+        return bool(st.st_mode & 0o010)
+    return bool(st.st_mode & 0o001)
+
+
 # -- rendering ------------------------------------------------------------------------------
 _BASE_OPTS = {"autostart": "true", "autorestart": "true", "startsecs": "1"}
 

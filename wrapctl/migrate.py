@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional
 
-from wrapctl.adopt import Adoption, AdoptError, adopt, render_ini
+from wrapctl.adopt import Adoption, AdoptError, adopt, check_shim_access, render_ini
 from wrapctl.initscript import ScriptError, read_script
 from wrapctl.recipes import RecipeBook
 
@@ -67,8 +67,10 @@ def _scripts(src: str) -> list[str]:
     return out
 
 
-def plan(src: str, book: RecipeBook, *, root: str = "/", defaults_dir: Optional[str] = None
-         ) -> Migration:
+def plan(src: str, book: RecipeBook, *, root: str = "/", defaults_dir: Optional[str] = None,
+         shim: Optional[str] = None) -> Migration:
+    """Adopt every script in src. `shim`: where wrapctl-shim is, to check that programs
+    running it as another user can (supervisord's format)."""
     if not os.path.isdir(src):
         raise MigrateError(f"{src}: not a directory")
     rows: list[Row] = []
@@ -82,6 +84,7 @@ def plan(src: str, book: RecipeBook, *, root: str = "/", defaults_dir: Optional[
         try:
             info = read_script(path, root=root, defaults=defaults)
             ad = adopt(info, book, root=root)
+            check_shim_access(ad, shim)
         except (ScriptError, AdoptError) as e:
             rows.append(Row(script=path, result="unreadable", reason=str(e)))
             continue

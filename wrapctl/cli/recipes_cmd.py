@@ -4,6 +4,7 @@ Exit statuses are documented in docs/adopt.md and docs/recipes.md.
 """
 import json
 import os
+import shutil
 import sys
 
 import click
@@ -119,8 +120,8 @@ def adopt_command(ctx, script, running, fmt, mode, name, defaults, root, explain
         return
     if script is None:
         _fail("adopt", "missing SCRIPT (or --running PIDFILE|PID --name NAME)")
-    from wrapctl.adopt import (AdoptError, EXIT_ONESHOT, adopt, render_explain, render_ini,
-                               to_json)
+    from wrapctl.adopt import (AdoptError, EXIT_ONESHOT, adopt, check_shim_access,
+                               render_explain, render_ini, to_json)
     from wrapctl.initscript import ScriptError, read_script
     book = _book("adopt", recipes_dirs)
     if not os.path.exists(script) and "/" not in script:
@@ -135,6 +136,8 @@ def adopt_command(ctx, script, running, fmt, mode, name, defaults, root, explain
         ad = adopt(info, book, mode=mode, name=name, root=root)
     except (ScriptError, AdoptError) as e:
         _fail("adopt", str(e))
+    if root in ("", "/") and fmt == "supervisord":
+        check_shim_access(ad, shutil.which("wrapctl-shim"))
     status = ad.exit_status
     if mode == "recipe" and ad.recipe is None and info.kind == "daemon":
         status = 4
@@ -203,7 +206,9 @@ def migrate_command(directory, outdir, fmt, root, defaults_dir, recipes_dirs):
     from wrapctl.migrate import MigrateError, plan, report_table, write
     book = _book("migrate", recipes_dirs)
     try:
-        m = plan(directory, book, root=root, defaults_dir=defaults_dir)
+        m = plan(directory, book, root=root, defaults_dir=defaults_dir,
+                 shim=shutil.which("wrapctl-shim")
+                 if root in ("", "/") and fmt == "supervisord" else None)
         write(m, outdir, fmt)
     except MigrateError as e:
         _fail("migrate", str(e))
