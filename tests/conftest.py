@@ -93,3 +93,15 @@ def wrapctld(tmp_path):
     yield make
     for d in made:
         d.stop()
+
+
+@pytest.fixture
+def open_tmp():
+    """A temp dir others can traverse (0755), for files a test hands to user nobody:
+    pytest's tmp_path is under a 0700 directory."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="wcopen")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)

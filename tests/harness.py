@@ -323,3 +323,15 @@ def numbers(result, *keys):
     import math
     for k in keys:
         assert isinstance(result[k], (int, float)) and math.isfinite(result[k]), (k, result)
+
+
+def nobody_or_skip():
+    """pwd entry of user nobody; skips unless this is root (tests that hand files or
+    programs to another user) and nobody exists."""
+    import pwd
+    if os.geteuid() != 0:
+        pytest.skip("acting for another user needs root")
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")

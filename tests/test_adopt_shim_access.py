@@ -1,22 +1,13 @@
 """adopt warns when a program runs wrapctl-shim as a user who cannot execute it (found live:
 zabbix-agent with wrapctl installed under /root, where supervisord logged EACCES)."""
 import os
-import pwd
 import shutil
-import tempfile
 
 import pytest
 
+from harness import nobody_or_skip
 from wrapctl.adopt import Adoption, Program, check_shim_access
 from wrapctl.initscript import ScriptInfo
-
-
-@pytest.fixture
-def place():
-    d = tempfile.mkdtemp(prefix="wcshim")
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def fake_shim(d, mode=0o755, interpreter="/bin/sh"):
@@ -36,30 +27,21 @@ def adoption(user):
                     programs=[Program(name="x", options=opts)])
 
 
-def nobody():
-    if os.geteuid() != 0:
-        pytest.skip("files owned by root with modes nobody cannot use need root")
-    try:
-        return pwd.getpwnam("nobody").pw_name
-    except KeyError:
-        pytest.skip("no user nobody")
-
-
 @pytest.mark.parametrize("layout,blocked", [
     ("open", ""),
     ("closed-dir", "is not searchable for nobody"),
     ("closed-file", "is not executable for nobody"),
     ("closed-interpreter", "is not searchable for nobody"),
 ])
-def test_review_names_what_blocks_the_user(place, layout, blocked):
-    user = nobody()
+def test_review_names_what_blocks_the_user(open_tmp, layout, blocked):
+    user = nobody_or_skip().pw_name
     interp = "/bin/sh"
     if layout == "closed-interpreter":
-        private = os.path.join(place, "private")
+        private = os.path.join(open_tmp, "private")
         os.makedirs(private, mode=0o700)
         interp = os.path.join(private, "python3")
         shutil.copy("/bin/sh", interp)
-    shim = fake_shim(os.path.join(place, "closed" if layout == "closed-dir" else "bin"),
+    shim = fake_shim(os.path.join(open_tmp, "closed" if layout == "closed-dir" else "bin"),
                      mode=0o700 if layout == "closed-file" else 0o755, interpreter=interp)
     if layout == "closed-dir":
         os.chmod(os.path.dirname(shim), 0o700)
@@ -72,8 +54,8 @@ def test_review_names_what_blocks_the_user(place, layout, blocked):
         assert ad.review[0].startswith(f"x runs wrapctl-shim as {user}, who cannot run {shim}")
 
 
-def test_root_or_no_user_or_no_shim_says_nothing(place):
-    shim = fake_shim(os.path.join(place, "bin"), mode=0o700)
+def test_root_or_no_user_or_no_shim_says_nothing(open_tmp):
+    shim = fake_shim(os.path.join(open_tmp, "bin"), mode=0o700)
     for user in ("", "root", "0"):
         ad = adoption(user)
         check_shim_access(ad, shim)

@@ -2,39 +2,19 @@
 program that runs as another user (what an init script does for /run/NAME)."""
 import grp
 import os
-import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
-from harness import wait_for
+from harness import nobody_or_skip, wait_for
 from wrapctl.core import rundirs
 
 
-@pytest.fixture
-def base():
-    # A world-traversable place: the program runs as nobody, and pytest's tmp_path is 0700.
-    d = tempfile.mkdtemp(prefix="wcrun")
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-def needs_root_and_nobody():
-    if os.geteuid() != 0:
-        pytest.skip("making a directory for another user needs root")
-    try:
-        return pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.skip("no user nobody")
-
-
-def test_dir_made_for_a_program_that_drops_to_its_user(wrapctld, base):
-    nobody = needs_root_and_nobody()
-    run = os.path.join(base, "run", "svc")
+def test_dir_made_for_a_program_that_drops_to_its_user(wrapctld, open_tmp):
+    nobody = nobody_or_skip()
+    run = os.path.join(open_tmp, "run", "svc")
     group = grp.getgrgid(nobody.pw_gid).gr_name
     d = wrapctld(f"[program:svc]\ncommand=/bin/sh -c 'touch {run}/ok && exec sleep 1000'\n"
                  f"user=nobody\nrun_dirs={run} nobody:{group} 0750\nstartsecs=0\n"
@@ -46,17 +26,17 @@ def test_dir_made_for_a_program_that_drops_to_its_user(wrapctld, base):
     assert os.stat(f"{run}/ok").st_uid == nobody.pw_uid
     # A boot empties /run: the next start makes it again.
     d.ctl("stop", "svc")
-    shutil.rmtree(os.path.join(base, "run"))
+    shutil.rmtree(os.path.join(open_tmp, "run"))
     d.ctl("start", "svc")
     d.wait_state("svc", "RUNNING")
     wait_for(lambda: os.path.exists(f"{run}/ok"), what="the dir made again")
 
 
-def test_a_link_in_its_place_is_refused_not_followed(wrapctld, base):
-    needs_root_and_nobody()
-    target = os.path.join(base, "elsewhere")
+def test_a_link_in_its_place_is_refused_not_followed(wrapctld, open_tmp):
+    nobody_or_skip()
+    target = os.path.join(open_tmp, "elsewhere")
     os.mkdir(target, 0o700)
-    link = os.path.join(base, "svc")
+    link = os.path.join(open_tmp, "svc")
     os.symlink(target, link)
     d = wrapctld(f"[program:svc]\ncommand=sleep 1000\nuser=nobody\nrun_dirs={link}\n"
                  "startsecs=0\nstartretries=0\nautorestart=false\n")
