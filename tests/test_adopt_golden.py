@@ -215,3 +215,17 @@ def test_user_of_another_daemon_is_not_carried_over():
     assert d["user"] == "smmsp" and d["daemon"] == "/usr/sbin/sendmail-msp"
     assert all("user" not in p["options"] and "user" not in p["wrapctl"] for p in d["programs"])
     assert any("not carried over" in e for e in d["explain"])
+
+
+def test_instance_loop_over_a_command_substitution_reads_as_shell(tmp_path):
+    from wrapctl.adopt import adopt, render_ini
+    from wrapctl.initscript import read_script
+    from wrapctl.recipes import RecipeBook
+    text = ("#!/bin/sh\ncase \"$1\" in\n  start)\n"
+            "    for c in $(ls /etc/relay/*.conf); do\n"
+            "      start-stop-daemon --start --exec /usr/sbin/relayx -- -c $c\n"
+            "    done ;;\nesac\n")
+    ad = adopt(read_script("/etc/init.d/relayx", text=text, root=str(tmp_path)),
+               RecipeBook.load())
+    out = render_ini(ad)
+    assert "per item of '$(...)'" in out and "\\x00" not in out and "\x00" not in out

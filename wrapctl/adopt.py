@@ -157,9 +157,9 @@ def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str =
     if ad.programs and info.run_setup:
         _recreate_run_dirs(ad)
     if info.instance_loop and not (ad.recipe and ad.recipe.instances):
-        ad.review.append(f"the script starts one daemon per item of {info.instance_loop!r}"
-                         .replace("\x00", "$(...)")
-                         + ": write one [program:x] per instance")
+        loop = info.instance_loop.replace("\x00", "$(...)")
+        ad.review.append(f"the script starts one daemon per item of {loop!r}: write one "
+                         "[program:x] per instance")
     for w in info.warnings:
         if ad.recipe and "arguments" in w and (ad.recipe.args_file or not ad.recipe.args_from_script):
             continue        # the recipe does not take the script's arguments
