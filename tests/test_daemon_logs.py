@@ -1,5 +1,6 @@
 """Child logs on the real daemon: rotation without loss, backups, USR2 reopen (main log too)."""
 import os
+import re
 import signal
 
 import pytest
@@ -92,7 +93,13 @@ def test_rotation_keeps_only_backups(wrapctld, kind, tmp_path):
     # What is kept is the contiguous tail of what was written.
     lines = "".join(texts).splitlines()
     assert lines[-1] == "done"
-    first = int(next(ln for ln in lines if ln.startswith("line ")).split()[1])
+    if kind == "supervisord" and not re.fullmatch(r"line \d{8}", lines[0]):
+        # supervisord rotates after each pipe read, and a read can end mid-line (more often
+        # on a busy machine): the oldest backup kept may then begin with the tail of a line.
+        fragment = lines.pop(0)
+        assert f"line {int(lines[0].split()[1]) - 1:08d}".endswith(fragment)
+    assert re.fullmatch(r"line \d{8}", lines[0]), lines[:2]
+    first = int(lines[0].split()[1])
     assert lines == expected(first, n) + ["done"]
     assert first > 0
 
