@@ -123,10 +123,8 @@ def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str =
             return ad
         # The start is dispatched through a helper library the reader does not follow;
         # the recipe of the service the script is named for knows how to run it.
-        helpers = [f for f in info.sourced
-                   if not f.startswith(("/etc/default/", "/etc/sysconfig/"))]
         ad.explain.append(f"the start action calls {', '.join(info.library_calls)} from "
-                          f"{', '.join(helpers)}, which is not read; {why}")
+                          f"{', '.join(info.libraries)}, which is not read; {why}")
         _with_recipe(ad, recipe, base, root)
         ad.review.append(f"the script's own start ({', '.join(info.library_calls)}) was not "
                          f"read: the program is recipe {recipe.name}'s; compare the options")
@@ -485,18 +483,12 @@ def _not_executable_by(user: str, path: str) -> str:
         return ""
     for target in todo:
         real = os.path.realpath(target)
-        parts = [p for p in {os.path.abspath(target), real}]
-        for full in parts:
-            d = os.path.dirname(full)
-            ancestors = []
-            while True:
-                ancestors.append(d)
-                if d == "/":
-                    break
-                d = os.path.dirname(d)
-            for a in reversed(ancestors):
-                if not _allowed(a, pw.pw_uid, gids):
-                    return f"{a} is not searchable for {user}"
+        for full in (os.path.abspath(target), real):
+            parts = full.split("/")[1:-1]
+            for k in range(len(parts) + 1):
+                d = "/" + "/".join(parts[:k])
+                if not _allowed(d, pw.pw_uid, gids):
+                    return f"{d} is not searchable for {user}"
         if not _allowed(real, pw.pw_uid, gids):
             return f"{real} is not executable for {user}"
     return ""

@@ -68,6 +68,12 @@ class ScriptInfo:
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def libraries(self) -> list[str]:
+        """Sourced files that are not settings (/etc/default, /etc/sysconfig): helpers."""
+        return [f for f in self.sourced
+                if not f.startswith(("/etc/default/", "/etc/sysconfig/"))]
+
     def lsb_list(self, key: str) -> list[str]:
         return self.lsb.get(key, "").split()
 
@@ -471,17 +477,24 @@ class _Reader:
         if exported:
             self.info.exported[name] = val
 
-    def run_setup(self, cmds: list[Command]) -> list[list[str]]:
+    def run_setup(self, cmds: list[Command]) -> None:
+        """info.run_dirs: what the start action mkdirs; info.run_setup: those commands for
+        volatile dirs, and the chown/chmod of them."""
         made: list[list[str]] = []
         owned: list[list[str]] = []
         dirs: list[str] = []
         for c in cmds:
-            w = [x.rstrip("/") or "/" for x in self.words_of(c)]
+            raw = self.words_of(c)
+            if raw and raw[0] in ("mkdir", "install") and (raw[0] == "mkdir" or "-d" in raw):
+                for d in raw[1:]:
+                    if d.startswith("/") and resolved(d) and d not in self.info.run_dirs:
+                        self.info.run_dirs.append(d)
+            w = [x.rstrip("/") or "/" for x in raw]
             if not w or not all(resolved(x) for x in w):
                 continue
             targets = [x for x in w[1:] if not x.startswith("-")]
             if w[0] == "mkdir" or (w[0] == "install" and "-d" in w):
-                new = [t for t in targets if _volatile(t)]
+                new = [t for t in targets if t.startswith(("/run/", "/var/run/"))]
                 if not new or len(new) != len([t for t in targets if t.startswith("/")]):
                     continue        # also makes persistent dirs: they survive a reboot
                 if w[0] == "mkdir" and not ({"-p", "--parents"} & set(w)):
@@ -496,7 +509,7 @@ class _Reader:
                 w = [x for x in w if x not in targets[1:]] + keep
                 if keep and w not in owned:
                     owned.append(w)
-        return made + owned
+        self.info.run_setup = made + owned
 
     # -- finding the start ----------------------------------------------------------------
     def disabled_by(self, la: Launch) -> str:
@@ -510,7 +523,6 @@ class _Reader:
         starts it", which is what adopt does without this.
         """
         reach, start_cmds = self.start_context()
-        in_func = {id(c) for f in self.functions.values() for c in f}
         la_cmd = next((c for c in self.commands if c.line == la.line and la.line), None)
         before = min((c.line for c in start_cmds), default=1 << 30)
         if la_cmd is not None and la_cmd.context["func"] is None:
@@ -526,7 +538,7 @@ class _Reader:
                         la_cmd is None or la_cmd.context["func"] is not None
                         or c.line < la.line))
             else:
-                on_path = func in reach and not branch and id(c) in in_func and (
+                on_path = func in reach and not branch and (
                     la_cmd is None or la_cmd.context["func"] != func or c.line < la.line)
             if not on_path:
                 continue
@@ -914,9 +926,7 @@ class _Reader:
         if la is None:
             info.kind = "oneshot"
             ran = sorted({self.head_of(c) for c in self.start_context()[1]} - {""})
-            helpers = [f for f in info.sourced
-                       if not f.startswith(("/etc/default/", "/etc/sysconfig/"))]
-            if helpers:
+            if info.libraries:
                 info.library_calls = [h for h in ran if h not in NOT_DAEMONS
                                       and h not in self.functions and not assignment(h)
                                       and not h.startswith(("$", "/", "."))]
@@ -941,14 +951,7 @@ class _Reader:
                                          "review the command")
                     break
             reach, start_cmds = self.start_context()
-            start_all = start_cmds + [c for f in reach for c in self.functions[f]]
-            for c in start_all:
-                w = self.words_of(c)
-                if w and w[0] in ("mkdir", "install") and (w[0] == "mkdir" or "-d" in w):
-                    for d in w[1:]:
-                        if d.startswith("/") and resolved(d) and d not in info.run_dirs:
-                            info.run_dirs.append(d)
-            info.run_setup = self.run_setup(start_all)
+            self.run_setup(start_cmds + [c for f in reach for c in self.functions[f]])
             loop = next((c.context["loop"] for c in self.commands if c.line == la.line
                          and c.context["loop"]), "")
             if loop:
@@ -959,11 +962,6 @@ class _Reader:
 
 
 _REDIR = re.compile(r"^[0-9]*(>>?|<|>&|<&|&>)(.*)$")
-
-
-def _volatile(path: str) -> bool:
-    """A directory a reboot empties (tmpfs /run)."""
-    return path.startswith(("/run/", "/var/run/")) and resolved(path)
 
 
 def _exits_quietly(c: Command) -> bool:
