@@ -17,9 +17,13 @@ from wrapctl.core.states import ProcessState as S, signame
 
 
 # A program that keeps dying as soon as it starts (within QUICK_EXIT, twice in a row) is
-# restarted at most once a second.
+# restarted at most once a second; and whatever its runs last, it is restarted automatically
+# at most AUTO_RESTARTS times in MIN_RESTART_INTERVAL. The second bound does not depend on
+# the machine's speed: under load, fork, exec and reap of `true` take over QUICK_EXIT, and
+# a tight loop of them starves the API.
 MIN_RESTART_INTERVAL = 1.0
 QUICK_EXIT = 0.1
+AUTO_RESTARTS = 2
 
 
 # Effects ---------------------------------------------------------------------------------
@@ -95,6 +99,7 @@ class ProcessMachine:
         # new master started at once would fail to bind.
         self.leftovers = False
         self.quick_exits = 0            # autorestarts in a row of runs shorter than that
+        self.auto_starts: list[float] = []  # times of the last AUTO_RESTARTS autorestarts
 
     # ---- helpers --------------------------------------------------------------------
     @property
@@ -296,12 +301,15 @@ class ProcessMachine:
         if self.state == S.EXITED and self.may_autostart and self._wants_restart():
             short = now - self.laststart < QUICK_EXIT
             self.quick_exits = self.quick_exits + 1 if short else 0
-            if short and self.quick_exits > 1:
-                # Again it died as soon as it started: a crash loop. Restart when a second
-                # has passed since it started (supervisord's tick gives the same pace), not
-                # in a tight loop; any other exit is restarted at once.
+            busy = (len(self.auto_starts) == AUTO_RESTARTS
+                    and self.auto_starts[0] > now - MIN_RESTART_INTERVAL)
+            if (short and self.quick_exits > 1) or busy:
+                # Again it died as soon as it started, or it is restarted too often: a crash
+                # loop. Restart when a second has passed (supervisord's tick gives the same
+                # pace), not in a tight loop; any other exit is restarted at once.
                 self.restart_pending = True
-                self.restart_at = self.laststart + MIN_RESTART_INTERVAL
+                self.restart_at = (self.auto_starts[0] if busy and not short
+                                   else self.laststart) + MIN_RESTART_INTERVAL
                 self._arm(self.restart_at)
                 return self._take()
             if self.leftovers:
@@ -309,15 +317,19 @@ class ProcessMachine:
                 self._emit(Log("info", f"{self.name}: restarting once what it left behind "
                                        "has exited"))
                 return self._take()
-            return self._take() + self.start(now)
+            return self._take() + self._auto_start(now)
         return self._take()
+
+    def _auto_start(self, now: float) -> list[Effect]:
+        self.auto_starts = (self.auto_starts + [now])[-AUTO_RESTARTS:]
+        return self.start(now)
 
     def leftovers_gone(self, now: float) -> list[Effect]:
         """What the last main process left behind has exited (or was killed)."""
         self.leftovers = False
         if (self.state == S.EXITED and self.restart_pending and self.may_autostart
                 and (self.restart_at is None or now >= self.restart_at)):
-            return self._take() + self.start(now)
+            return self._take() + self._auto_start(now)
         return self._take()
 
     def cancel_restart(self) -> list[Effect]:
@@ -339,7 +351,7 @@ class ProcessMachine:
             if self.leftovers:
                 return self._take()     # leftovers_gone() starts it
             self.restart_pending = False
-            return self._take() + (self.start(now) if self.may_autostart else [])
+            return self._take() + (self._auto_start(now) if self.may_autostart else [])
         if self.state == S.STARTING and self.pid and now >= self.delay:
             self._enter_running(now)
         elif self.state == S.BACKOFF:
