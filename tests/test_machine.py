@@ -265,3 +265,14 @@ def test_crash_loop_pace_does_not_depend_on_a_fast_machine():
     for k in range(m.AUTO_RESTARTS, len(spawns)):
         assert spawns[k] - spawns[k - m.AUTO_RESTARTS] >= m.MIN_RESTART_INTERVAL - 1e-9
     assert len(spawns) <= 2 * 5 + 2
+
+
+def test_kills_from_outside_are_restarted_at_once_however_often():
+    # kill -9 of the program (an operator, the crash benchmark) is not a loop of its own.
+    pm = m.ProcessMachine(cfg(startsecs=0, autorestart="true"))
+    pm.start(10.0)
+    t = 10.0
+    for _ in range(6):
+        pm.spawned(5, t)
+        t += 0.3
+        assert kinds(pm.exited(-1, "terminated by SIGKILL", t), m.Spawn)

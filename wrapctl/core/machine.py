@@ -17,10 +17,11 @@ from wrapctl.core.states import ProcessState as S, signame
 
 
 # A program that keeps dying as soon as it starts (within QUICK_EXIT, twice in a row) is
-# restarted at most once a second; and whatever its runs last, it is restarted automatically
-# at most AUTO_RESTARTS times in MIN_RESTART_INTERVAL. The second bound does not depend on
-# the machine's speed: under load, fork, exec and reap of `true` take over QUICK_EXIT, and
-# a tight loop of them starves the API.
+# restarted at most once a second; and one that keeps exiting by itself is restarted
+# automatically at most AUTO_RESTARTS times in MIN_RESTART_INTERVAL, however long its runs.
+# The second bound does not depend on the machine's speed: under load, fork, exec and reap
+# of `true` take over QUICK_EXIT, and a tight loop of them starves the API. A death by a
+# signal (kill -9 from outside) is not counted: it is restarted at once.
 MIN_RESTART_INTERVAL = 1.0
 QUICK_EXIT = 0.1
 AUTO_RESTARTS = 2
@@ -301,7 +302,7 @@ class ProcessMachine:
         if self.state == S.EXITED and self.may_autostart and self._wants_restart():
             short = now - self.laststart < QUICK_EXIT
             self.quick_exits = self.quick_exits + 1 if short else 0
-            busy = (len(self.auto_starts) == AUTO_RESTARTS
+            busy = (status >= 0 and len(self.auto_starts) == AUTO_RESTARTS
                     and self.auto_starts[0] > now - MIN_RESTART_INTERVAL)
             if (short and self.quick_exits > 1) or busy:
                 # Again it died as soon as it started, or it is restarted too often: a crash
