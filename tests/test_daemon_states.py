@@ -32,7 +32,8 @@ def fault_code(call):
 
 
 def test_stopped_not_started_then_starting_then_running(wrapctld, kind):
-    d = wrapctld("[program:x]\ncommand=sleep 1000\nstartsecs=1\nautostart=false\n", kind=kind)
+    # startsecs long enough that a stalled machine still reads STARTING right after the start
+    d = wrapctld("[program:x]\ncommand=sleep 1000\nstartsecs=4\nautostart=false\n", kind=kind)
     info = d.info("x")
     assert (info["statename"], info["pid"]) == ("STOPPED", 0)
     assert d.rpc().getAllProcessInfo()[0]["description"] == "Not started"
@@ -40,7 +41,7 @@ def test_stopped_not_started_then_starting_then_running(wrapctld, kind):
     assert d.info("x")["statename"] == "STARTING"
     info = d.wait_state("x", "RUNNING")
     assert alive(info["pid"])
-    d.wait_log(r"^success: x entered RUNNING state, process has stayed up for > than 1 "
+    d.wait_log(r"^success: x entered RUNNING state, process has stayed up for > than 4 "
                r"seconds \(startsecs\)$")
     assert d.rpc().getAllProcessInfo()[0]["description"].startswith(f"pid {info['pid']}, uptime ")
     assert fault_code(lambda: d.rpc().startProcess("x")) == 60      # ALREADY_STARTED
@@ -73,7 +74,8 @@ def test_stop_while_starting(wrapctld, kind):
 
 def test_stopping_then_sigkill_after_stopwaitsecs(wrapctld, kind, tmp_path):
     cmd = script(tmp_path, "ignore_term", IGNORE_TERM)
-    d = wrapctld(f"[program:x]\ncommand={cmd}\nstartsecs=0\nstopwaitsecs=1\n"
+    # stopwaitsecs long enough that a stalled machine still reads STOPPING right after
+    d = wrapctld(f"[program:x]\ncommand={cmd}\nstartsecs=0\nstopwaitsecs=4\n"
                  "stdout_logfile=%(here)s/x.out\n", kind=kind)
     pid = d.wait_state("x", "RUNNING")["pid"]
     wait_for(lambda: "ready" in read_text(os.path.join(d.root, "x.out")), what="handler set")
