@@ -335,3 +335,31 @@ def nobody_or_skip():
         return pwd.getpwnam("nobody")
     except KeyError:
         pytest.skip("no user nobody")
+
+
+def ctx_switches(pid):
+    """Context switches of every thread of pid so far (each wakeup makes one)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if "ctxt_switches" in line:
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def wait_quiet(pid, window=0.5, deadline=30):
+    """Until pid makes no wakeup for `window` s: the work a test just caused is done (on a
+    slow machine that takes longer than a fixed sleep). A periodic timer still shows up in
+    the measurement that follows, as long as its period is longer than `window`."""
+    end = time.monotonic() + deadline
+    while True:
+        before = ctx_switches(pid)
+        time.sleep(window)
+        if ctx_switches(pid) == before:
+            return
+        if time.monotonic() > end:
+            raise AssertionError(f"pid {pid} did not go quiet for {window} s")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness import read_text, script, wait_for
+from harness import ctx_switches, read_text, script, wait_for, wait_quiet
 
 # argv: record-file mode [gate-file]. Modes (comma-separated): failfirst (answer FAIL the
 # first time an event serial is seen), crashfirst (exit on the first event ever, noted by a
@@ -322,26 +322,16 @@ def test_tick_5(wrapctld, tmp_path):
     assert names(r) == ["TICK_5", "TICK_5"]
 
 
-def _switches(pid):
-    total = 0
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/status") as f:
-            for line in f:
-                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                    total += int(line.split()[1])
-    return total
-
-
 @pytest.mark.timeout(60)
 def test_idle_daemon_with_a_listener_makes_no_wakeups(wrapctld, tmp_path):
     rec, lsn = listener(tmp_path, "PROCESS_STATE,REMOTE_COMMUNICATION")
     d = wrapctld(lsn)
     d.wait_state("rec", "RUNNING")
     wait_records(rec, eventname="PROCESS_STATE_RUNNING")
-    time.sleep(0.5)
-    before = _switches(d.proc.pid)
+    wait_quiet(d.proc.pid)
+    before = ctx_switches(d.proc.pid)
     time.sleep(5.5)                 # longer than a TICK_5 period
-    assert _switches(d.proc.pid) - before == 0
+    assert ctx_switches(d.proc.pid) - before == 0
 
 
 # ---- config changes ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness import py, wait_for
+from harness import ctx_switches, py, wait_for, wait_quiet
 
 AUTH = ("admin", "s3cret")
 DEADLINE = 30
@@ -299,19 +299,6 @@ def test_log_stream_has_history_then_new_output(web):
     assert web.request("GET", "/ui/log?target=echo&channel=fd3")[0] == 400
 
 
-def _switches(pid):
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/status") as f:
-                for line in f:
-                    if "ctxt_switches" in line:
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
 @pytest.mark.timeout(180)
 def test_no_page_open_means_no_wakeups(web):
     from wrapctl.web.hub import INTERVAL
@@ -321,10 +308,10 @@ def test_no_page_open_means_no_wakeups(web):
     next_event(gen, "snapshot")        # the refresh timer runs while the page is open
     conn.close()
     pid = web.d.proc.pid
-    time.sleep(1.0)                    # let the daemon notice the closed connection
-    before = _switches(pid)
+    wait_quiet(pid)                    # the daemon has handled the closed connection
+    before = ctx_switches(pid)
     time.sleep(INTERVAL * 1.5)         # longer than a refresh period
-    assert _switches(pid) == before
+    assert ctx_switches(pid) == before
 
 
 # ---- [inet_http_server] without credentials ---------------------------------------------
