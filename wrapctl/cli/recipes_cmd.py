@@ -136,8 +136,7 @@ def adopt_command(ctx, script, running, fmt, mode, name, defaults, root, explain
         ad = adopt(info, book, mode=mode, name=name, root=root)
     except (ScriptError, AdoptError) as e:
         _fail("adopt", str(e))
-    if root in ("", "/") and fmt == "supervisord":
-        check_shim_access(ad, shutil.which("wrapctl-shim"))
+    check_shim_access(ad, _shim_to_check(root, fmt))
     status = ad.exit_status
     if mode == "recipe" and ad.recipe is None and info.kind == "daemon":
         status = 4
@@ -155,6 +154,12 @@ def adopt_command(ctx, script, running, fmt, mode, name, defaults, root, explain
                    f"{ad.review[0] if ad.review else ad.decision}".replace("\x00", "$(...)"),
                    err=True)
     sys.exit(status)
+
+
+def _shim_to_check(root: str, fmt: str):
+    """This machine's wrapctl-shim, when the output runs it here: supervisord's format (the
+    wrapctl format has the core follow the daemon) and no --root (another machine's files)."""
+    return shutil.which("wrapctl-shim") if root in ("", "/") and fmt == "supervisord" else None
 
 
 def _adopt_running(ctx, running: str, name: str) -> None:
@@ -207,8 +212,7 @@ def migrate_command(directory, outdir, fmt, root, defaults_dir, recipes_dirs):
     book = _book("migrate", recipes_dirs)
     try:
         m = plan(directory, book, root=root, defaults_dir=defaults_dir,
-                 shim=shutil.which("wrapctl-shim")
-                 if root in ("", "/") and fmt == "supervisord" else None)
+                 shim=_shim_to_check(root, fmt))
         write(m, outdir, fmt)
     except MigrateError as e:
         _fail("migrate", str(e))
