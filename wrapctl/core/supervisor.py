@@ -80,6 +80,7 @@ class Supervisor:
         self.listeners: list[Callable] = []      # state-change observers (events, web UI)
         self.stopped = asyncio.Event()           # set when shutdown/restart has stopped all
         self._stop_queue: list[Group] = []
+        self._advancing_stop = False
         self.deps: dict[str, tuple[str, ...]] = depsmod.dependency_map(config)
         self.waiting: dict[str, tuple[Process, bool]] = {}   # key -> (process, autostart?)
         self.keeper = None          # keeper.Keeper when re-attachment is on
@@ -347,6 +348,19 @@ class Supervisor:
         self._advance_stop()
 
     def _advance_stop(self) -> None:
+        # stop_all() can stop a process synchronously (a forking program whose launcher
+        # already exited goes straight to STOPPED), and state_changed() then calls back in
+        # here: the outer pass must stay the only one that pops, or it pops a group that is
+        # still stopping (and then an empty queue).
+        if self._advancing_stop:
+            return
+        self._advancing_stop = True
+        try:
+            self._advance_stop_pass()
+        finally:
+            self._advancing_stop = False
+
+    def _advance_stop_pass(self) -> None:
         while self._stop_queue:
             group = self._stop_queue[-1]
             if group.name not in self.groups:
