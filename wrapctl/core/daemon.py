@@ -21,7 +21,10 @@ from wrapctl.config.records import Config, replace
 from wrapctl.core.bus import Bus
 from wrapctl.core.logs import MainLog
 from wrapctl.core.states import STOPPED_STATES, SupervisorState
+from wrapctl.core.rootfiles import write_atomic
 from wrapctl.core.supervisor import Supervisor
+from wrapctl.shims import pidfile as pidfile_rules
+from wrapctl.shims import procfs
 
 
 class DaemonError(Exception):
@@ -46,46 +49,30 @@ def serverurl_for(config: Config) -> Optional[str]:
 
 def check_pidfile(path: str) -> None:
     """Refuse to start while the pidfile names a live process other than us."""
-    try:
-        with open(path) as f:
-            text = f.read().strip()
-    except FileNotFoundError:
-        return
-    except OSError as e:
-        raise DaemonError(f"{path}: cannot read pidfile: {e.strerror}")
-    if not text.isdigit():
-        return      # garbage from a crash: overwritten below
-    pid = int(text)
-    if pid == os.getpid():
-        return
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                return      # killed, not yet reaped by its parent: not running
-    except OSError:
-        return
+    # The shared reader: a FIFO or a device planted at the name cannot hang or feed us,
+    # and a pidfile others could write is not believed.
+    reading = pidfile_rules.read(path, os.geteuid())
+    pid = reading.pid
+    facts = procfs.stat(pid) if pid is not None and pid != os.getpid() else None
+    if facts is None or facts[0] in ("Z", "X"):
+        return      # absent, garbage from a crash, or stale: overwritten below
     raise DaemonError(f"{path}: another instance is running (pid {pid}); "
                       "stop it first or remove the pidfile")
 
 
 def write_pidfile(path: str) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "w") as f:
-            f.write(f"{os.getpid()}\n")
-        os.replace(tmp, path)
+        write_atomic(path, f"{os.getpid()}\n".encode(), 0o644)
     except OSError as e:
         raise DaemonError(f"{path}: cannot write pidfile: {e.strerror}")
 
 
 def remove_pidfile(path: str) -> None:
-    try:
-        with open(path) as f:
-            if f.read().strip() != str(os.getpid()):
-                return
-        os.unlink(path)
-    except OSError:
-        pass
+    if pidfile_rules.read(path, os.geteuid()).pid == os.getpid():
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def statefile_for(config: Config) -> Optional[str]:
@@ -138,8 +125,11 @@ class Daemon:
         self.pending_config = config        # what reloadConfig read last
         self.mood = SupervisorState.RUNNING
         d = config.daemon
-        self.logger = MainLog(d.logfile, d.logfile_maxbytes, d.logfile_backups, d.loglevel,
-                              echo=echo)
+        try:
+            self.logger = MainLog(d.logfile, d.logfile_maxbytes, d.logfile_backups,
+                                  d.loglevel, echo=echo)
+        except OSError as e:
+            raise DaemonError(f"{d.logfile}: cannot open the log file: {e.strerror}")
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.supervisor: Optional[Supervisor] = None
         self.http = None

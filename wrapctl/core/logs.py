@@ -15,6 +15,7 @@ import time
 from typing import IO, Optional
 
 from wrapctl.core.logread import LogReadError, read_log, tail_log
+from wrapctl.core.rootfiles import open_append
 
 __all__ = [
     "RotatingFile", "MainLog", "strip_ansi", "LEVELS", "level_number",
@@ -126,11 +127,11 @@ class RotatingFile:
         # Read access lets us look at the last byte of an existing file (line boundary);
         # write-only is enough for everything else.
         try:
-            fd = os.open(self.path, (flags & ~os.O_WRONLY) | os.O_RDWR, 0o666)
+            fd = open_append(self.path, (flags & ~os.O_WRONLY) | os.O_RDWR, 0o666)
         except OSError as e:
             if e.errno not in (errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENXIO):
                 raise
-            fd = os.open(self.path, flags, 0o666)
+            fd = open_append(self.path, flags, 0o666)
         try:
             st = os.fstat(fd)
         except OSError:
