@@ -202,3 +202,40 @@ def test_write_atomic_replaces_a_link_instead_of_writing_through_it(tmp_path, vi
     rootfiles.write_atomic(str(link), b"new", 0o600)
     assert not os.path.islink(link) and link.read_bytes() == b"new"
     assert victim.read_bytes() == SECRET
+
+
+@pytest.mark.timeout(60)
+def test_include_planted_in_a_shared_directory_is_refused(tmp_path, shared):
+    """`[include] files=/shared/*.conf`: nobody drops a program in and root would run it."""
+    marker = tmp_path / "ran-as-root"
+    as_nobody("sh", "-c", f"printf '[program:evil]\\ncommand=touch {marker}\\n' "
+                          f"> {shared}/evil.conf")
+    d = Daemon("wrapctl", tmp_path / "d")
+    os.makedirs(d.root, exist_ok=True)
+    d.write(f"[include]\nfiles={shared}/*.conf\n")
+    r = subprocess.run(d.command(), capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert f"{shared}/evil.conf" in r.stderr and "owned by uid" in r.stderr, r.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.timeout(60)
+def test_world_writable_config_is_refused(tmp_path):
+    d = Daemon("wrapctl", tmp_path / "d")
+    os.makedirs(d.root, exist_ok=True)
+    d.write("[program:x]\ncommand=sleep 1000\n")
+    os.chmod(d.conf, 0o666)
+    r = subprocess.run(d.command(), capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "writable by others" in r.stderr, r
+    assert r.stderr.count("\n") == 1, r.stderr
+
+
+@pytest.mark.timeout(60)
+def test_fifo_planted_as_include_does_not_hang(tmp_path, shared):
+    as_nobody("mkfifo", "-m", "0666", f"{shared}/x.conf")
+    d = Daemon("wrapctl", tmp_path / "d")
+    os.makedirs(d.root, exist_ok=True)
+    d.write(f"[include]\nfiles={shared}/*.conf\n")
+    r = subprocess.run(d.command(), capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "not a regular file" in r.stderr, r

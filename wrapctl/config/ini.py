@@ -11,7 +11,9 @@ the earlier one (we add a warning, supervisord is silent).
 """
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -56,10 +58,20 @@ class IniDocument:
 
     def read_file(self, path: str) -> None:
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            # O_NONBLOCK: a FIFO at the name (an include glob in a shared directory) must
+            # not hang the reader; it is refused below as not a regular file.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         except OSError as e:
             raise ConfigError(f"cannot read configuration file: {e.strerror}", Where(path)) from None
+        with os.fdopen(fd, "rb") as f:
+            why = untrusted_config(os.fstat(fd), os.geteuid())
+            if why is not None:
+                raise ConfigError(f"refusing configuration file: {why}", Where(path))
+            try:
+                data = f.read()
+            except OSError as e:
+                raise ConfigError(f"cannot read configuration file: {e.strerror}",
+                                  Where(path)) from None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -149,4 +161,22 @@ def _comment_start(line: str) -> Optional[int]:
         if best is not None:
             return best
         positions = found
+    return None
+
+
+def untrusted_config(st: os.stat_result, euid: int) -> Optional[str]:
+    """Why a root process must not take commands from this file, or None.
+
+    Whoever can change a file that root runs commands from is root: as sudo does with
+    sudoers, a file writable by others or owned by another user is refused (an include
+    glob over a shared directory would otherwise run what anyone put there).
+    """
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if euid != 0:
+        return None
+    if st.st_uid != 0:
+        return f"owned by uid {st.st_uid}, not by root"
+    if st.st_mode & stat.S_IWOTH:
+        return "writable by others"
     return None
