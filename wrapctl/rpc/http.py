@@ -10,11 +10,16 @@ One server listens on any number of unix and TCP sockets and serves:
 - everything else: 404 (405 for a wrong method on a known path).
 
 Limits, all per connection and timer-driven (an idle server has no wakeups): request head
-size (431), body size (413, checked against Content-Length before reading), the time a
+size (431), body size (413, checked against Content-Length before reading), the time a new
+connection has to deliver its first request head (head_timeout, a few seconds), the time a
 request may take to arrive once its first byte is in (request_timeout, then the connection
 is closed), idle keep-alive time (idle_timeout, 30 min like medusa's zombie timeout), a
-stalled reader of a response (write_timeout), and the number of open connections.
-With auth configured every request needs it (401 + WWW-Authenticate, then close).
+stalled reader of a response (write_timeout), and the connections each peer may hold
+before and after its first request passed the checks (limits.Limits).
+Every request is screened before its body is read (guard): on TCP the Host must name the
+listener (421), a foreign Origin is refused (403), with auth configured it needs it
+(401 + WWW-Authenticate), and an XML-RPC body must be declared XML (415); a refused
+request is answered once its body is in, then the connection is closed.
 """
 import asyncio
 import email.utils
@@ -24,12 +29,15 @@ import logging
 import os
 import socket
 import stat
+import struct
 import urllib.parse
 
 import h11
 
+from . import guard
 from .auth import OK, UNAUTHORIZED, BasicAuth
 from .dispatch import MethodCrash
+from .limits import Limits
 from .xmlrpc import ParseError
 
 log = logging.getLogger("wrapctl.rpc.http")
@@ -136,13 +144,22 @@ class _Close(Exception):
 class _Channel:
     """One client connection: an h11 state machine between a StreamReader and a writer."""
 
-    def __init__(self, server, reader, writer):
+    def __init__(self, server, reader, writer, host_rule=None):
         self.server = server
         self.reader = reader
         self.writer = writer
+        self.host_rule = host_rule
         self.conn = self._new_conn()
         peer = writer.get_extra_info("peername")
         self.peer = peer if peer else "unix"
+        self.key = _peer_key(peer, writer.get_extra_info("socket"))
+        self.task = None
+        self.idle_since = None  # loop time since it waits for its next request, if it does
+
+    def evict(self):
+        """Make room (limits.Limits): end this connection now, without an answer."""
+        if self.task is not None:
+            self.task.cancel()
 
     def _new_conn(self):
         return h11.Connection(h11.SERVER, max_incomplete_event_size=self.server.max_head)
@@ -176,8 +193,7 @@ class _Channel:
         try:
             first = True
             while True:
-                wait = self.server.request_timeout if first else self.server.idle_timeout
-                request = await self._read_request(wait)
+                request = await self._read_request(first)
                 if request is None:
                     return
                 first = False
@@ -204,13 +220,21 @@ class _Channel:
         if closed:
             self.conn.receive_data(b"")
 
-    async def _read_request(self, wait):
+    async def _read_request(self, first):
+        """The next complete request, or None when the client is gone or too slow. A new
+        connection must deliver its first head within head_timeout; a kept-alive one may
+        idle for idle_timeout; once a request has started it has request_timeout."""
         loop = asyncio.get_running_loop()
         server = self.server
         request = None
         deny = None
         body = bytearray()
         got_bytes = False
+        if first:
+            wait = min(server.head_timeout, server.request_timeout)
+        else:
+            wait = server.idle_timeout
+            self.idle_since = loop.time()
         try:
             async with asyncio.timeout(wait) as deadline:
                 while True:
@@ -222,13 +246,16 @@ class _Channel:
                         data = await self.reader.read(_READ)
                         if data and not got_bytes:
                             got_bytes = True
-                            deadline.reschedule(loop.time() + server.request_timeout)
+                            self.idle_since = None
+                            if not first:
+                                deadline.reschedule(loop.time() + server.request_timeout)
                         self.conn.receive_data(data)
                         continue
                     if isinstance(event, h11.ConnectionClosed):
                         return None
                     if isinstance(event, h11.Request):
-                        if not got_bytes:  # pipelined: it was already buffered
+                        self.idle_since = None
+                        if first or not got_bytes:  # head in (or pipelined: already buffered)
                             got_bytes = True
                             deadline.reschedule(loop.time() + server.request_timeout)
                         request = Request(event, self.peer)
@@ -236,10 +263,7 @@ class _Channel:
                         if length is not None and int(length) > server.max_body:
                             await self.simple(413, f"body over {server.max_body} bytes",
                                               close=True)
-                        if server.auth is not None:
-                            verdict = server.auth.check(request.header("authorization"))
-                            if verdict != OK:
-                                deny = verdict
+                        deny = self._screen(request)
                         if self.conn.they_are_waiting_for_100_continue and deny is None:
                             await self.send(h11.InformationalResponse(
                                 status_code=100, headers=_headers([])))
@@ -254,14 +278,42 @@ class _Channel:
             if got_bytes and self.conn.our_state is h11.SEND_RESPONSE:
                 await self.simple(408, "request timed out", close=True)
             return None
+        finally:
+            self.idle_since = None
         if deny is not None:
-            if deny == UNAUTHORIZED:
-                await self.simple(401, "unauthorized",
-                                  headers=[("WWW-Authenticate", server.auth.challenge())],
-                                  close=True)
-            await self.simple(400, "malformed Authorization header", close=True)
+            status, text, headers = deny
+            if status != 401:  # a challenge is the normal first step of a client
+                log.warning("refused %s %s from %s: %s", request.method, request.target,
+                            _peer_text(self.peer), text)
+            await self.simple(status, text, headers=headers, close=True)
         request.body = bytes(body)
         return request
+
+    def _screen(self, request):
+        """(status, text, headers) refusing `request` before its body is read, or None; the
+        first request that passes admits the connection (limits.Limits)."""
+        server = self.server
+        if self.host_rule is not None:
+            why = self.host_rule.refusal(request.header("host"))
+            if why:
+                return 421, why, ()
+        why = guard.origin_refusal(request)
+        if why:
+            return 403, why, ()
+        if server.auth is not None:
+            verdict = server.auth.check(request.header("authorization"))
+            if verdict == UNAUTHORIZED:
+                return 401, "unauthorized", [("WWW-Authenticate", server.auth.challenge())]
+            if verdict != OK:
+                return 400, "malformed Authorization header", ()
+        if (server.rpc is not None and request.method == "POST"
+                and request.path.startswith(server.rpc_path)):
+            why = guard.xml_type_refusal(request)
+            if why:
+                return 415, why, ()
+        if not server.limits.admit(self):
+            return 503, "too many connections", ()
+        return None
 
     async def _respond(self, request):
         server = self.server
@@ -347,18 +399,23 @@ class _Channel:
 
 class HTTPServer:
     def __init__(self, rpc=None, *, rpc_path="/RPC2", username=None, password=None,
-                 max_body=MAX_BODY, max_head=MAX_HEAD, request_timeout=30.0,
-                 idle_timeout=1800.0, write_timeout=60.0, max_connections=256):
-        """`rpc`: coroutine function body -> response bytes (Dispatcher.handle)."""
+                 max_body=MAX_BODY, max_head=MAX_HEAD, head_timeout=5.0, request_timeout=30.0,
+                 idle_timeout=1800.0, write_timeout=60.0, max_connections=256,
+                 max_connections_per_peer=128, max_pending=256, max_pending_per_peer=64):
+        """`rpc`: coroutine function body -> response bytes (Dispatcher.handle).
+        max_connections[_per_peer] count admitted connections, max_pending[_per_peer]
+        those still waiting for their first request (limits.Limits)."""
         self.rpc = rpc
         self.rpc_path = rpc_path
         self.auth = BasicAuth(username, password) if username else None
         self.max_body = max_body
         self.max_head = max_head
+        self.head_timeout = head_timeout
         self.request_timeout = request_timeout
         self.idle_timeout = idle_timeout
         self.write_timeout = write_timeout
-        self.max_connections = max_connections
+        self.limits = Limits(max_pending, max_pending_per_peer, max_connections,
+                             max_connections_per_peer)
         self._routes = {}       # prefix -> {method: handler}
         self._servers = []
         self._unix_paths = []  # (path, (st_dev, st_ino)) we created and remove at close
@@ -384,14 +441,13 @@ class HTTPServer:
     def match_get(self, path):
         return self.match(path).get("GET")
 
-    async def _client(self, reader, writer):
-        if len(self._tasks) >= self.max_connections:
-            writer.close()
-            return
-        # our own task, so close() can cancel it without asyncio's stream callback
-        # reporting the cancellation as an error
-        task = asyncio.ensure_future(_Channel(self, reader, writer).run())
+    async def _client(self, reader, writer, host_rule=None):
+        channel = _Channel(self, reader, writer, host_rule)
+        # our own task, so close() and eviction can cancel it without asyncio's stream
+        # callback reporting the cancellation as an error
+        task = channel.task = asyncio.ensure_future(channel.run())
         self._tasks.add(task)
+        self.limits.arrive(channel)
         try:
             await task
         except asyncio.CancelledError:
@@ -399,18 +455,26 @@ class HTTPServer:
                 raise
         finally:
             self._tasks.discard(task)
+            self.limits.leave(channel)
             # A task cancelled before its first step never ran the channel's own clean-up.
             if not writer.is_closing():
                 writer.close()
 
     async def add_tcp(self, host, port):
-        """Listen on host:port (port 0 picks one); returns the bound (host, port)."""
+        """Listen on host:port (port 0 picks one); returns the bound (host, port).
+        Requests must name it in Host (guard.HostRule) unless it is every interface."""
+        rule = None
+
+        def client(reader, writer):
+            return self._client(reader, writer, rule)
         try:
-            srv = await asyncio.start_server(self._client, host, port, limit=_READ)
+            srv = await asyncio.start_server(client, host, port, limit=_READ, backlog=1024)
         except OSError as exc:
             raise BindError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        bound = [s.getsockname()[:2] for s in srv.sockets]
+        rule = guard.HostRule(host, bound)
         self._servers.append(srv)
-        return srv.sockets[0].getsockname()[:2]
+        return bound[0]
 
     async def add_unix(self, path, mode=0o700, owner=None):
         """Listen on a unix socket file, replacing a stale one (nothing accepting on it);
@@ -445,6 +509,22 @@ class HTTPServer:
             except OSError:
                 pass
         self._unix_paths = []
+
+
+def _peer_key(peer, sock):
+    """Whose budget a connection counts against: its IP on TCP, its uid on a unix socket."""
+    if isinstance(peer, tuple):
+        return peer[0]
+    try:
+        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(
+            socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+        return f"uid {uid}"
+    except (OSError, AttributeError, struct.error):
+        return "unix"
+
+
+def _peer_text(peer):
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
 
 
 def _in_use(path):

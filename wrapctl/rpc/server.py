@@ -1,5 +1,7 @@
 """Wire the daemon to its HTTP servers: /RPC2, /logtail/NAME[/CHANNEL], /mainlogtail and
-the web UI (wrapctl.web). An [inet_http_server] without credentials only listens on loopback.
+the web UI (wrapctl.web). An [inet_http_server] without credentials only listens on loopback,
+and unless it listens on every interface (where credentials are mandatory) it answers only
+requests whose Host names it, so a page on a rebound DNS name gets nothing (rpc.guard).
 
 Log streams do not poll the file: after the last kilobyte already on disk, new output is
 pushed to the client as the supervisor reads it from the child's pipe.

@@ -1,4 +1,5 @@
-"""HTTP routes of the web UI on an HTTPServer (which already enforces the API's basic auth).
+"""HTTP routes of the web UI on an HTTPServer (which already enforces the API's basic auth,
+the Host rule and a same-origin Origin on every request: rpc.guard).
 
 GET  /                     the page (static/index.html with the CSRF token)
 GET  /ui/static/FILE       its script and style sheet
