@@ -388,3 +388,58 @@ def test_unix_socket_flood_by_another_user_locks_root_out_of_nothing(tmp_path, o
             flood.wait()
         flood.stdout.close()
         d.stop()
+
+
+# ---- the admitted budget: idle keep-alive connections make room ---------------------------------
+
+@pytest.mark.timeout(60)
+def test_full_budget_lets_the_longest_idle_connection_go():
+    import asyncio
+    import threading
+    from wrapctl.rpc.dispatch import Dispatcher
+    from wrapctl.rpc.http import HTTPServer
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def run(coro):
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(DEADLINE)
+
+    async def start():
+        srv = HTTPServer(Dispatcher().handle, max_connections=2, max_connections_per_peer=2)
+        return srv, (await srv.add_tcp("127.0.0.1", 0))[1]
+    srv, port = run(start())
+    body = xmlrpc.client.dumps((), "system.listMethods").encode()
+    call = request("POST", "/RPC2", f"127.0.0.1:{port}", [("Content-Type", "text/xml")],
+                   body).replace(b"Connection: close\r\n", b"")
+    kept = []
+
+    def answer(s):
+        """One whole response on a kept-alive connection."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+        while len(rest) < length:
+            rest += s.recv(65536)
+        return head
+    try:
+        for _ in range(2):   # two admitted clients, idle between calls (keep-alive)
+            s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+            s.sendall(call)
+            assert answer(s).startswith(b"HTTP/1.1 200 ")
+            kept.append(s)
+        assert exchange(port, call.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
+                        )[0] == 200   # a third gets in ...
+        assert kept[0].recv(100) == b""   # ... and the longest idle one was let go
+        kept[1].sendall(call)
+        assert answer(kept[1]).startswith(b"HTTP/1.1 200 ")
+    finally:
+        for s in kept:
+            s.close()
+        run(srv.close())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(DEADLINE)
+        loop.close()
