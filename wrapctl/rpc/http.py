@@ -559,16 +559,26 @@ def _bind_unix(path, mode, owner):
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-            sock.bind(tmp)
-            # mode and owner are set before the socket is reachable under its real name
-            os.chmod(tmp, mode)
+            # The socket is born with its mode (bind honours the umask): a chmod by name
+            # afterwards would follow a link that another user put in place of tmp, in a
+            # directory they can write. Likewise the chown and the link never follow one.
+            old_umask = os.umask(0o777 & ~mode)
+            try:
+                sock.bind(tmp)
+            finally:
+                os.umask(old_umask)
+            made = os.lstat(tmp)
             if owner is not None:
                 try:
-                    os.chown(tmp, owner[0], owner[1])
+                    os.chown(tmp, owner[0], owner[1], follow_symlinks=False)
                 except PermissionError:
                     raise BindError(errno.EPERM, f"cannot listen on {path}: not permitted to "
                                                  f"chown to uid/gid {owner[0]}/{owner[1]}") from None
-            os.link(tmp, path)  # fails instead of replacing if someone raced us
+            os.link(tmp, path, follow_symlinks=False)  # fails instead of replacing a racer
+            now = os.lstat(path)
+            if (now.st_dev, now.st_ino) != (made.st_dev, made.st_ino):
+                raise BindError(errno.EEXIST, f"cannot listen on {path}: its directory is "
+                                              "writable by others, who replaced the socket")
         except FileExistsError:
             sock.close()
             continue
