@@ -14,6 +14,12 @@ Protocol (one request per datagram on a SOCK_SEQPACKET socket, text in UTF-8):
 The core binds the (abstract) socket and passes it: `python -m wrapctl.core.fdholder --fd FD`.
 The holder imports only the stdlib, and
 sleeps in select() between requests: no timers, no wakeups.
+
+Who may talk to whom (anyone can connect to, or bind, an abstract name): the holder serves
+only a peer whose uid (SO_PEERCRED) is its own euid, the core's; anyone else is disconnected
+before a byte is read. The core, in turn, sends nothing to a listener it finds bound by
+another uid (keeper.py). Same-uid peers are not told apart further: they could ptrace the
+core anyway, and a core started after a SIGKILL has a new pid.
 """
 from __future__ import annotations
 
@@ -22,9 +28,11 @@ import os
 import selectors
 import signal
 import socket
+import struct
 import sys
 
 MAX_FDS = 200
+SEND_TIMEOUT = 10.0     # a GET reply the core does not read: the connection is dropped
 
 
 def address(name: str) -> bytes:
@@ -36,6 +44,22 @@ def address(name: str) -> bytes:
 def send(sock: socket.socket, text: str, fds=()) -> None:
     anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
     sock.sendmsg([text.encode()], anc)
+
+
+def peer(sock: socket.socket) -> tuple[int, int]:
+    """(pid, uid) of the other end: the connecting process for a listener's connection;
+    for the connecting side, the process that called listen() on the listener."""
+    pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                         struct.calcsize("3i")))
+    return pid, uid
+
+
+def close_all(fds) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def recv(sock: socket.socket) -> tuple[str, list[int]]:
@@ -59,11 +83,25 @@ class Holder:
         while self.running:
             for key, _ in self.sel.select():
                 if key.fileobj is self.listener:
-                    conn, _ = self.listener.accept()
-                    self.sel.register(conn, selectors.EVENT_READ)
+                    self._accept()
                 else:
                     self._request(key.fileobj)
         self.close()
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        try:
+            _pid, uid = peer(conn)
+        except OSError:
+            uid = -1
+        if uid != os.geteuid():
+            conn.close()
+            return
+        conn.settimeout(SEND_TIMEOUT)
+        self.sel.register(conn, selectors.EVENT_READ)
 
     def _request(self, conn: socket.socket) -> None:
         try:
@@ -71,28 +109,32 @@ class Holder:
         except OSError:
             text, fds = "", []
         if not text:
-            self.sel.unregister(conn)
-            conn.close()
+            self._hang_up(conn)
             return
         verb, _, key = text.partition(" ")
         if verb == "PUT":
             self._drop(key)
             self.held[key] = fds
             return
-        for fd in fds:          # nothing else carries fds: never leak what was sent
-            os.close(fd)
+        close_all(fds)          # nothing else carries fds: never leak what was sent
         if verb == "DROP":
             self._drop(key)
         elif verb == "GET":
-            for k, held in self.held.items():
-                send(conn, f"FD {k}", held)
-            send(conn, "END")
+            try:
+                for k, held in self.held.items():
+                    send(conn, f"FD {k}", held)
+                send(conn, "END")
+            except OSError:     # a core gone or stuck mid-reply: the holder carries on
+                self._hang_up(conn)
         elif verb == "EXIT":
             self.running = False
 
+    def _hang_up(self, conn: socket.socket) -> None:
+        self.sel.unregister(conn)
+        conn.close()
+
     def _drop(self, key: str) -> None:
-        for fd in self.held.pop(key, ()):
-            os.close(fd)
+        close_all(self.held.pop(key, ()))
 
     def close(self) -> None:
         for key in list(self.held):
