@@ -16,8 +16,9 @@ import math
 import os
 import re
 import stat
-import tempfile
 from typing import Callable, Optional
+
+from wrapctl.core.rootfiles import write_atomic
 
 STATE_VERSION = 1
 MAX_STATE_BYTES = 16 << 20
@@ -162,24 +163,8 @@ def _record(key, rec):
 
 
 def write_state(path: str, data: bytes) -> None:
-    """Replace the state file; OSError on failure. A fresh name from mkstemp (O_EXCL and
-    O_NOFOLLOW: nothing planted there is opened, no name to guess), mode 0600 on the fd,
-    then a rename over the file (which replaces a planted link, never writes through it).
-    No fsync: after a machine crash no process it names is alive anyway."""
-    directory, base = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Replace the state file (mode 0600); OSError on failure. rootfiles.write_atomic: a
+    fresh mkstemp name (O_EXCL, O_NOFOLLOW: nothing planted is opened, no name to guess),
+    renamed over the file (which replaces a planted link, never writes through it). No
+    fsync: after a machine crash no process it names is alive anyway."""
+    write_atomic(path, data, 0o600)
