@@ -26,6 +26,9 @@ from wrapctl.core.states import ProcessState, decode_wait_status
 
 READ_CHUNK = 65536
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+# sendProcessStdin bytes the child has not read yet, per process: a request that would take
+# more is refused (a fault), never a blocking write that freezes the core.
+STDIN_BUFFER = 1 << 20
 _RANDOM = random.SystemRandom()
 
 
@@ -87,6 +90,7 @@ class Process:
         }
         for name, ch in self.channels.items():
             if name == "stderr" and config.redirect_stderr:
+        self._stdin_pending = bytearray()   # what write_stdin queued; flushed by a writer
                 continue
             if ch.logcfg.logfile == AUTO:
                 ch.auto_name = (lambda n=name: self._auto_logname(n))
@@ -163,10 +167,50 @@ class Process:
     def write_stdin(self, data: bytes) -> None:
         if self.stdin is None:
             raise OSError(errno.EPIPE, "Process has no stdin channel")
-        view = memoryview(data)
-        while view:
-            n = os.write(self.stdin.fileno(), view)
-            view = view[n:]
+        pending = self._stdin_pending
+        if len(pending) + len(data) > STDIN_BUFFER:
+            raise BufferError(f"stdin buffer full: {len(pending)} bytes not read yet by "
+                              f"{self.name}, {len(data)} more would exceed "
+                              f"{STDIN_BUFFER} bytes")
+        if not data:
+            return
+        fd = self.stdin.fileno()
+        if pending:
+            pending += data
+            return
+        os.set_blocking(fd, False)      # shared with the fd holder's copy: it never writes
+        try:
+            n = os.write(fd, data)
+        except BlockingIOError:
+            n = 0
+        if n < len(data):
+            pending += memoryview(data)[n:]
+            self.sup.loop.add_writer(fd, self._flush_stdin)
+
+    def _flush_stdin(self) -> None:
+        fd = self.stdin.fileno()
+        try:
+            n = os.write(fd, self._stdin_pending)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            # The child closed its stdin (EPIPE) but runs on: what it will never read goes.
+            self.sup.log("warn", f"{self.name}: dropped {len(self._stdin_pending)} bytes "
+                                 f"queued for its stdin ({e.strerror})")
+            self._drop_stdin_queue()
+            return
+        del self._stdin_pending[:n]
+        if not self._stdin_pending:
+            self.sup.loop.remove_writer(fd)
+
+    def _drop_stdin_queue(self) -> None:
+        if self._stdin_pending and self.stdin is not None:
+            self.sup.loop.remove_writer(self.stdin.fileno())
+        self._stdin_pending = bytearray()
+        """Queue data for the child's stdin, never blocking the core: what the pipe takes
+        now is written, the rest waits (in order) for the loop to see the pipe writable.
+        OSError(EPIPE) when there is no stdin or the child closed it; BufferError, with
+        nothing of data taken, when it does not fit in STDIN_BUFFER with what is queued."""
 
     # ---- outcomes (from the loop) --------------------------------------------------
     def reaped(self, sts: int, pid: int = 0) -> None:
@@ -775,3 +819,4 @@ class Process:
             "stderr_logfile": self.channels["stderr"].logfile or "",
             "pid": mc.pid,
         }
+            self._drop_stdin_queue()

@@ -614,6 +614,8 @@ class SupervisorAPI:
             raise RPCError(Faults.BAD_NAME, name)
         self._clear(proc, name)
         return True
+        What the program has not read yet waits in a buffer of at most 1 MiB; a call that
+        would overflow it is refused (FAILED, "stdin buffer full") and sends nothing.
 
     clearProcessLog = clearProcessLogs
 
@@ -641,8 +643,9 @@ class SupervisorAPI:
             raise RPCError(Faults.NOT_RUNNING, name)
         try:
             proc.write_stdin(data)
-        except BlockingIOError:
-            raise RPCError(Faults.FAILED, f"{name}: stdin pipe is full")
+        except BufferError as e:
+            # A program that does not read: a fault, never a blocking write (issue 12).
+            raise RPCError(Faults.FAILED, f"{name}: {e}")
         except OSError:
             raise RPCError(Faults.NO_FILE, name)
         return True
