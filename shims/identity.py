@@ -1,4 +1,8 @@
-"""Daemon identity, sans-IO: is this pid ours to adopt?
+"""Process identity and liveness, and the daemon identity rule: is this pid ours to adopt?
+
+Identity is (pid, start time): a pid alone may be reused the moment its process is reaped.
+start_ticks()/create_time() read the start time, alive() and same_process() answer
+"is it still that live process?" for the shim and the core alike.
 
 A pid is accepted only when the process is alive, not a zombie, a descendant of the shim
 (re-parented to it or below something it launched), and created no earlier than the shim.
@@ -39,10 +43,46 @@ def judge(pid, snap, root_pid, root_create_time, exe=None):
     return None
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Create times in seconds (psutil's, in the state file) are compared to this precision:
+# two processes with one pid cannot both start within one clock tick (10 ms at 100 Hz).
+SAME_TIME = 0.01
+
+
 def start_ticks(pid):
     """Creation time of pid in clock ticks since boot (the clock snapshot() uses)."""
     s = procfs.stat(pid)
     return s[2] if s else None
+
+
+def create_time(pid):
+    """Creation time of pid in seconds since the epoch, the number psutil's create_time()
+    gives (boot time + start ticks / CLK_TCK), or None if there is no such process."""
+    ticks = start_ticks(pid)
+    if ticks is None:
+        return None
+    try:
+        return procfs.boot_time() + ticks / CLOCK_TICKS
+    except OSError:
+        return None
+
+
+def alive(pid):
+    """pid is a process that has not exited (a zombie has)."""
+    s = procfs.stat(pid)
+    return s is not None and s[0] not in ("Z", "X")
+
+
+def same_process(pid, created):
+    """pid is alive and is the process created at `created` (seconds since the epoch)."""
+    s = procfs.stat(pid)
+    if s is None or s[0] in ("Z", "X"):
+        return False
+    try:
+        now = procfs.boot_time() + s[2] / CLOCK_TICKS
+    except OSError:
+        return False
+    return abs(now - created) < SAME_TIME
 
 
 def snapshot(pid, max_depth=64):

@@ -5,6 +5,7 @@ a few milliseconds of start-up, for ten options.
 """
 import signal
 
+from . import signals
 from . import status as st
 
 FORWARDED = tuple(getattr(signal, "SIG" + n) for n in
@@ -111,12 +112,12 @@ def _set(o, name, value):
         if not sep:
             raise UsageError(f"--signal {value!r}: expected FROM:TO, e.g. TERM:QUIT")
         try:
-            a, b = st.parse_signal(src), st.parse_signal(dst)
+            a, b = signals.number(src), signals.number(dst, allow_none=True)
         except ValueError as e:
             raise UsageError(f"--signal {value!r}: {e}") from None
         if a not in FORWARDED:
             raise UsageError(f"--signal {value!r}: FROM must be one of "
-                             + " ".join(st.signal_name(s)[3:] for s in FORWARDED))
+                             + " ".join(signals.name(s)[3:] for s in FORWARDED))
         o.sigmap[a] = b
     else:
         if not value.strip():

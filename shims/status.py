@@ -1,4 +1,4 @@
-"""Exit statuses of the shim and signal-name helpers.
+"""Exit statuses of the shim.
 
 The shim's own refusals use small fixed numbers so a supervisor's `exitcodes=` can tell them
 from a daemon's death; a daemon's or COMMAND's status is passed through unchanged, and death
@@ -6,6 +6,8 @@ by signal N becomes 128+N as a shell reports it.
 """
 import os
 import signal
+
+from . import signals
 
 OK = 0
 USAGE = 2             # bad option or argument
@@ -45,11 +47,8 @@ def describe_wait_status(status):
     return f"exit status {os.WEXITSTATUS(status)}"
 
 
-def signal_name(signum):
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return str(signum)
+# Kept under their old names for the shim's callers; the table is signals.py's.
+signal_name = signals.name
 
 
 def parse_signal(text):
@@ -57,17 +56,4 @@ def parse_signal(text):
 
     Raises ValueError with a short reason.
     """
-    t = text.strip().upper()
-    if t in ("0", "NONE"):
-        return 0
-    if t.isdigit():
-        n = int(t)
-        if n in signal.valid_signals():
-            return n
-        raise ValueError(f"no signal number {t}")
-    if not t.startswith("SIG"):
-        t = "SIG" + t
-    try:
-        return int(signal.Signals[t])
-    except KeyError:
-        raise ValueError(f"unknown signal {text!r}") from None
+    return signals.number(text, allow_none=True)

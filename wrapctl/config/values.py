@@ -9,8 +9,9 @@ import os
 import pwd
 import re
 import shlex
-import signal
 from typing import Optional
+
+from wrapctl.shims import signals
 
 TRUTHY = ("yes", "true", "on", "1")
 FALSY = ("no", "false", "off", "0")
@@ -93,20 +94,7 @@ def octal(value: str) -> int:
 
 
 def signal_number(value: str) -> int:
-    v = value.strip()
-    try:
-        num = int(v)
-    except ValueError:
-        sig = v.upper()
-        if not sig.startswith("SIG"):
-            sig = "SIG" + sig
-        num = getattr(signal, sig, None)
-        if not isinstance(num, signal.Signals):
-            raise ValueError(f"not a signal name: {value!r}") from None
-        return int(num)
-    if num not in {int(s) for s in signal.valid_signals()}:
-        raise ValueError(f"not a signal number: {value!r}")
-    return num
+    return signals.number(value)
 
 
 def exitcodes(value: str) -> tuple[int, ...]:

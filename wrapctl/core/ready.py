@@ -18,6 +18,8 @@ from typing import Optional
 
 from wrapctl.config.checks import Check, SpecError, parse  # noqa: F401 (re-exported)
 from wrapctl.core import listening
+from wrapctl.shims import identity
+from wrapctl.shims import pidfile as pidfile_rules
 
 FIRST_RETRY = 0.001
 MAX_RETRY = 0.1
@@ -47,18 +49,10 @@ async def probe_once(check: Check, timeout: float, run_exec=None) -> bool:
 
 
 def pidfile_alive(path: str) -> bool:
-    try:
-        with open(path) as f:
-            text = f.read().strip()
-    except OSError:
-        return False
-    if not text.isdigit() or int(text) <= 1:
-        return False
-    try:
-        with open(f"/proc/{int(text)}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    """The pidfile names a live process; read with the shim's rules (wrapctl.shims.pidfile),
+    so a symlink planted by another user or a world-writable file read by root says no."""
+    pid = pidfile_rules.read(path, os.geteuid()).pid
+    return pid is not None and identity.alive(pid)
 
 
 def _request(u) -> bytes:
