@@ -236,8 +236,7 @@ class Shim:
         self.poll_timer = None
         if self.daemon is None:
             return
-        s = procfs.stat(self.daemon)
-        if s is None or s[0] in ("Z", "X"):
+        if not identity.alive(self.daemon):
             self.on_pidfd()
         else:
             self.poll_timer = self.loop.call_later(_NO_PIDFD_POLL, self.poll_daemon)
