@@ -168,7 +168,7 @@ def test_ready_pidfile_refuses_another_users_symlink(pdir, child):
 
 def _inst(**kw):
     base = dict(cgroup=None, marker=None, launcher=0, groups=frozenset(),
-                sessions=frozenset(), others={})
+                sessions=frozenset(), others={}, foreign=frozenset())
     base.update(kw)
     return forking.Instance(**base)
 
@@ -177,18 +177,37 @@ def test_belongs_by_marker_launcher_or_not_at_all(child):
     p = child([SLEEP, "30"], env={"WRAPCTL_INSTANCE": "9/g:a/1"})
     snap = identity.snapshot(p.pid)
     assert forking.belongs(p.pid, snap, _inst(marker="9/g:a/1")) is None
-    assert "not one of the program's processes" in forking.belongs(
-        p.pid, snap, _inst(marker="9/g:b/1"))
+    assert "carries another program instance's WRAPCTL_INSTANCE (9/g:a/1)" in \
+        forking.belongs(p.pid, snap, _inst(marker="9/g:b/1"))
     assert forking.belongs(p.pid, snap, _inst(launcher=os.getpid())) is None
     # held by another program: refused whatever else ties it
     why = forking.belongs(p.pid, snap, _inst(marker="9/g:a/1", others={p.pid: "program b"}))
     assert why.endswith("which is program b's")
-    # the core's own process group and session prove nothing (every program shares them)
-    assert forking.belongs(p.pid, snap, _inst(groups=frozenset({os.getpgrp()}),
-                                              sessions=frozenset({os.getsid(0)}))) is not None
-    q = child([SLEEP, "30"], start_new_session=True)
-    assert forking.belongs(q.pid, identity.snapshot(q.pid),
-                           _inst(sessions=frozenset({q.pid}))) is None
+    # no marker, not below the launcher, not re-parented to the core (this test plays the
+    # core): not the program's; the core's own process group and session prove nothing
+    env = {k: v for k, v in os.environ.items() if k != "WRAPCTL_INSTANCE"}
+    sh = child(["sh", "-c", f"{SLEEP} 30 & wait"], env=env)
+    kid = wait_for(lambda: psutil.Process(sh.pid).children(), what="sh's child")[0]
+    try:
+        wait_for(lambda: procfs.exe(kid.pid) == os.path.realpath(SLEEP), what="exec")
+        ksnap = identity.snapshot(kid.pid)
+        for inst in (_inst(marker="9/g:a/1"), _inst(groups=frozenset({os.getpgrp()}),
+                                                    sessions=frozenset({os.getsid(0)}))):
+            assert "not one of the program's processes" in forking.belongs(kid.pid, ksnap,
+                                                                           inst)
+        assert forking.belongs(kid.pid, ksnap, _inst(launcher=sh.pid)) is None
+    finally:
+        kid.kill()
+    # a child of the core itself with no marker (a daemon re-parented to the subreaper that
+    # overwrote its environment): the program's by elimination, unless it is in another
+    # program's process group or session
+    q = child([SLEEP, "30"], env=env, start_new_session=True)
+    qsnap = identity.snapshot(q.pid)
+    assert forking.belongs(q.pid, qsnap, _inst(marker="9/g:a/1")) is None
+    assert "not one of the program's processes" in forking.belongs(
+        q.pid, qsnap, _inst(marker="9/g:a/1", foreign=frozenset({q.pid})))
+    assert forking.belongs(q.pid, qsnap, _inst(sessions=frozenset({q.pid}),
+                                               foreign=frozenset({q.pid}))) is None
 
 
 def test_judge_pidfile_refuses_and_keeps_the_pidfd(pdir, child):

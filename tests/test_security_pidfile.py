@@ -40,23 +40,27 @@ def _as(user, d):
 
 
 def _b_program():
-    # B has a child of its own, so that a pid of B's tree that no program reports as its
-    # main pid can be named too.
-    return ("[program:b]\ncommand=sh -c 'sleep 1001 & wait'\nautostart=false\nstartsecs=0\n"
-            "stopwaitsecs=3\n")
+    # B has a child (sleep 1002) and an orphan re-parented to the core (sleep 1001), so that
+    # pids of B's tree that no program reports as its main pid can be named too.
+    return ("[program:b]\ncommand=sh -c '(sleep 1001 &); sleep 1002 & wait'\nautostart=false\n"
+            "startsecs=0\nstopwaitsecs=3\n")
 
 
 def _victim(d, which):
     b = d.wait_state("b", "RUNNING")["pid"]
     if which == "main":
         return b, b
-    kids = wait_for(lambda: psutil.Process(b).children(), what="B's child")
-    return b, kids[0].pid
+    if which == "child":
+        kids = wait_for(lambda: psutil.Process(b).children(), what="B's child")
+        return b, kids[0].pid
+    orphans = wait_for(lambda: [p for p in psutil.Process(d.proc.pid).children()
+                                if p.cmdline() == ["sleep", "1001"]], what="B's orphan")
+    return b, orphans[0].pid
 
 
 @pytest.mark.parametrize("user,cgroups,which", [
-    ("nobody", "auto", "main"), ("nobody", "false", "child"),
-    ("root", "auto", "child"), ("root", "false", "main")])
+    ("nobody", "auto", "main"), ("nobody", "false", "child"), ("nobody", "false", "orphan"),
+    ("root", "auto", "orphan"), ("root", "false", "main"), ("root", "auto", "child")])
 def test_pidfile_naming_a_sibling_is_refused(wrapctld, attack_dir, user, cgroups, which):
     who = _as(user, attack_dir)
     target, apid = os.path.join(attack_dir, "target"), os.path.join(attack_dir, "a.pid")
@@ -84,13 +88,13 @@ def test_pidfile_naming_a_sibling_is_refused(wrapctld, attack_dir, user, cgroups
     why = refusals[0]
     assert ("is program b's" in why if which == "main" else
             "not in the program's cgroup" in why if cgroups == "auto" else
-            "not one of the program's processes" in why), why
+            "carries another program instance's WRAPCTL_INSTANCE" in why), why
     assert "Traceback" not in open(d.mainlog).read()
     # B is untouched: same pid, still running, and A's clean-up did not kill its tree.
     assert d.info("b")["statename"] == "RUNNING" and d.info("b")["pid"] == b
     assert alive(victim)
     d.rpc().stopProcess("b")
-    assert not alive(victim)
+    wait_for(lambda: not alive(victim), what="B's process stopped with B")
 
 
 @pytest.mark.parametrize("cgroups", ["auto", "false"])
@@ -119,7 +123,7 @@ def test_moved_pidfile_naming_a_sibling_is_not_followed(wrapctld, attack_dir, cg
     assert d.info("b")["statename"] == "RUNNING" and d.info("b")["pid"] == b
     assert alive(b)
     d.rpc().stopProcess("b")
-    assert not alive(b)
+    wait_for(lambda: not alive(b), what="B stopped")
 
 
 # ---- attack 7, adoptRunning: the core must not take (and later kill) any process ------------

@@ -63,8 +63,9 @@ def exited(pidfd: Optional[int]) -> bool:
 
 # What the core knows about one program instance, to tell its processes from others'.
 # cgroup: the program's group directory, when it has one; others: {pid: program name} of
-# every pid another program (or a helper command) of this core holds.
-Instance = namedtuple("Instance", "cgroup marker launcher groups sessions others")
+# every pid another program (or a helper command) of this core holds; foreign: the process
+# groups and sessions other programs' instances are known by.
+Instance = namedtuple("Instance", "cgroup marker launcher groups sessions others foreign")
 
 
 def belongs(pid: int, snap, inst: Instance) -> Optional[str]:
@@ -73,9 +74,15 @@ def belongs(pid: int, snap, inst: Instance) -> Optional[str]:
 
     With a cgroup, membership is exact and nothing else counts: a daemon that clears its
     environment stays in its group, and no unprivileged program can move a process into
-    a group. Without one: the instance marker in its environment (inherited by all it
-    starts, unforgeable for another user's process), or a descendant of the launcher, or
-    the process group or session of the instance (neither can be joined from outside).
+    a group. Without one, evidence first: the instance marker in its environment
+    (inherited by all it starts, unforgeable for another user's process), a descendant of
+    the launcher, the process group or session of the instance (neither can be joined from
+    outside). Then by elimination, for the daemon that double-forked after its launcher
+    exited and overwrote its environment with its process title (nginx does): an orphan
+    re-parented to the core (the subreaper), carrying no other instance's marker and in no
+    other program's process group or session. A sibling's main pid, its children and its
+    marked orphans are never taken; only an orphan of a sibling that also wiped its
+    environment could be, which only cgroups can tell apart.
     """
     holder = inst.others.get(pid)
     if holder is not None:
@@ -94,6 +101,13 @@ def belongs(pid: int, snap, inst: Instance) -> Optional[str]:
         pgid = sid = None
     core = (os.getpgrp(), os.getsid(0))      # every program shares these: no evidence
     if (pgid in inst.groups and pgid not in core) or (sid in inst.sessions and sid not in core):
+        return None
+    marker = procfs.environ(pid, MARKER)
+    if marker is not None:
+        return (f"names pid {pid} ({snap.name}), which carries another program instance's "
+                f"{MARKER} ({marker})")
+    orphan = bool(snap.ancestors) and snap.ancestors[0] == os.getpid()
+    if orphan and not ({pgid, sid} - set(core)) & inst.foreign:
         return None
     return (f"names pid {pid} ({snap.name}), which is not one of the program's processes "
             f"(no {MARKER} of this instance, not below its launcher)")
