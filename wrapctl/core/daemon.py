@@ -294,7 +294,7 @@ class Daemon:
         if path is None:
             return None, None, None
         keeper = Keeper(path, self.loop, self.logger)
-        records = read_state(path)
+        records = read_state(path, self.logger.warn)
         try:
             held = keeper.connect()
         except OSError as e:

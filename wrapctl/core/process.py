@@ -23,12 +23,13 @@ from wrapctl.core.keeper import config_digest as keeper_digest
 from wrapctl.core.logs import RotatingFile, strip_ansi
 from wrapctl.core.spawn import SpawnError, spawn
 from wrapctl.core.states import ProcessState, decode_wait_status
+from wrapctl.shims import identity, procfs
 
 READ_CHUNK = 65536
-_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 # sendProcessStdin bytes the child has not read yet, per process: a request that would take
 # more is refused (a fault), never a blocking write that freezes the core.
 STDIN_BUFFER = 1 << 20
+_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 _RANDOM = random.SystemRandom()
 
 
@@ -80,17 +81,22 @@ class Process:
         raw = config.extra_get("run_dirs")
         self.run_dirs = rundirs.parse(raw) if raw else ()
         pidfile = config.extra_get("pidfile")
-        self.follower = forking.Follower(pidfile, config.extra_get("exe")) if pidfile else None
+        self.follower = forking.Follower(pidfile, config.extra_get("exe"), self._claim) \
+            if pidfile else None
+        # A pidfd for the main pid when it was taken from a pidfile or adopted: signals go
+        # through it, so a pid reused after the process exits is never signalled.
+        self._sigfd: Optional[int] = None
+        self._sigpid = 0
         self._launcher_gone = False
         self.health_check = self._check("healthcheck")
         self.stdin = None
+        self._stdin_pending = bytearray()   # what write_stdin queued; flushed by a writer
         self.channels = {
             "stdout": OutputChannel("stdout", config.stdout, None),
             "stderr": OutputChannel("stderr", config.stderr, None),
         }
         for name, ch in self.channels.items():
             if name == "stderr" and config.redirect_stderr:
-        self._stdin_pending = bytearray()   # what write_stdin queued; flushed by a writer
                 continue
             if ch.logcfg.logfile == AUTO:
                 ch.auto_name = (lambda n=name: self._auto_logname(n))
@@ -157,7 +163,7 @@ class Process:
         if not pid:
             return f"attempted to send {self.name} sig {sig} but it wasn't running"
         try:
-            os.kill(pid, sig)
+            self._send(pid, sig)
         except ProcessLookupError:
             pass
         except OSError as e:
@@ -165,6 +171,10 @@ class Process:
         return None
 
     def write_stdin(self, data: bytes) -> None:
+        """Queue data for the child's stdin, never blocking the core: what the pipe takes
+        now is written, the rest waits (in order) for the loop to see the pipe writable.
+        OSError(EPIPE) when there is no stdin or the child closed it; BufferError, with
+        nothing of data taken, when it does not fit in STDIN_BUFFER with what is queued."""
         if self.stdin is None:
             raise OSError(errno.EPIPE, "Process has no stdin channel")
         pending = self._stdin_pending
@@ -207,10 +217,6 @@ class Process:
         if self._stdin_pending and self.stdin is not None:
             self.sup.loop.remove_writer(self.stdin.fileno())
         self._stdin_pending = bytearray()
-        """Queue data for the child's stdin, never blocking the core: what the pipe takes
-        now is written, the rest waits (in order) for the loop to see the pipe writable.
-        OSError(EPIPE) when there is no stdin or the child closed it; BufferError, with
-        nothing of data taken, when it does not fit in STDIN_BUFFER with what is queued."""
 
     # ---- outcomes (from the loop) --------------------------------------------------
     def reaped(self, sts: int, pid: int = 0) -> None:
@@ -220,7 +226,10 @@ class Process:
             self.sup.log("debug", f"{self.name}: launcher {pid} exited ({sts})")
             self._release_popen(pid, sts)
             return
-        if f is not None and pid == f.launcher and not f.daemon and sts == 0:
+        if f is not None and pid == f.launcher and not f.daemon and sts == 0 \
+                and not self.machine.not_ready_reason:
+            # (Refused or timed out already: its exit ends the failed start, even an
+            # exit 0 that raced the kill.)
             v = f.verdict()
             if self.cgroup is not None and v.pid is None and v.refusal is None \
                     and not self._members(0):
@@ -240,10 +249,11 @@ class Process:
             f.poke()
             return
         if f is not None and f.daemon and pid == f.daemon:
-            v = f.verdict()
+            v = f.verdict(keep_pidfd=True)
             if v.pid is not None and v.pid != pid:
-                self._follow(v.pid, "the pidfile moved on")   # e.g. nginx's USR2 upgrade
+                self._follow(v.pid, "the pidfile moved on", v.pidfd)   # nginx's USR2 upgrade
                 return
+            self._not_followed(v)
         self._main_exited(sts)
 
     def _main_exited(self, sts: int) -> None:
@@ -255,6 +265,7 @@ class Process:
         """The main process is gone: clean up its tree, drain and close its pipes, forget
         its record, and tell the machine."""
         self._cancel_tasks()
+        self._release_sigfd()
         if self.killtree:
             self._clean_up_tree(stopping=self.machine.killing)
         self._drain()
@@ -272,23 +283,69 @@ class Process:
             self.popen.returncode = sts
             self.popen = None
 
-    def _follow(self, pid: int, why: str) -> None:
-        """Make `pid` the main process (found in the pidfile)."""
+    def _follow(self, pid: int, why: str, pidfd: Optional[int]) -> None:
+        """Make `pid` the main process (found in the pidfile and accepted with `pidfd`,
+        which this takes over)."""
         f = self.follower
         f.daemon = pid
         g, sid = tree.ids(pid)
         self.groups |= g
         self.sessions |= sid
         self._apply(self.machine.moved(pid, why))
-        try:
-            ours = psutil.Process(pid).ppid() == os.getpid()
-        except psutil.Error:
-            ours = False
-        if ours:
+        self._take_sigfd(pid, pidfd)
+        facts = procfs.stat(pid)
+        if facts is not None and facts[1] == os.getpid():
             self.sup.register_pid(pid, self)    # the subreaper gets its real exit status
         else:
             self._watch_pidfd(pid)
         self._keep(pid)
+
+    def _not_followed(self, v) -> None:
+        v.close()
+        if v.refusal is not None:
+            self.sup.log("warn", f"{self.name}: {v.refusal}; not followed")
+
+    def _claim(self, pid: int, snap) -> Optional[str]:
+        """None when pid is this instance's (forking.belongs), else why not."""
+        f = self.follower
+        foreign = set()
+        for p in self.sup.all_processes():
+            if p is not self:
+                foreign |= p.groups | p.sessions
+        return forking.belongs(pid, snap, forking.Instance(
+            self.cgroup, self.marker, f.launcher if f is not None else 0,
+            frozenset(self.groups), frozenset(self.sessions), self._held_elsewhere(),
+            frozenset(foreign)))
+
+    def _held_elsewhere(self) -> dict:
+        """{pid: whose} for every pid another program or a helper command of this core
+        holds: main pids and the children the core waits for."""
+        out = {}
+        for pid, holder in self.sup.pids.items():
+            if holder is not self:
+                name = getattr(holder, "name", None)
+                out[pid] = f"program {name}" if name else "a helper command of wrapctl"
+        for p in self.sup.all_processes():
+            if p is not self and p.pid:
+                out[p.pid] = f"program {p.name}"
+        return out
+
+    def _take_sigfd(self, pid: int, pidfd: Optional[int]) -> None:
+        self._release_sigfd()
+        self._sigfd, self._sigpid = pidfd, pid
+
+    def _release_sigfd(self) -> None:
+        if self._sigfd is not None:
+            os.close(self._sigfd)
+        self._sigfd, self._sigpid = None, 0
+
+    def _send(self, pid: int, sig: int) -> None:
+        """kill(pid, sig), through the pidfd taken when pid was accepted if there is one
+        (a child of ours cannot be reused before we reap it; any other pid can)."""
+        if self._sigfd is not None and pid == self._sigpid:
+            signal.pidfd_send_signal(self._sigfd, sig)
+        else:
+            os.kill(pid, sig)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -350,7 +407,9 @@ class Process:
                 if v.refusal is not None:
                     return v.refusal
                 if current():
-                    self._follow(v.pid, "named by its pidfile")
+                    self._follow(v.pid, "named by its pidfile", v.pidfd)
+                else:
+                    v.close()
             if check is not None:
                 await self._probe_until_ready(check)
             return None
@@ -367,7 +426,7 @@ class Process:
         if not current():
             return
         if refusal is not None:
-            self.sup.log("error", f"{self.name}: {refusal}")
+            # One line: not_ready() logs the reason with the kill of the launcher.
             self._apply(self.machine.not_ready(refusal, time.time()))
         else:
             self._apply(self.machine.ready(time.time(), what))
@@ -421,6 +480,8 @@ class Process:
             rundirs.make(self.run_dirs, self.config.uid)
             groups = self.sup.cgroups if self.killtree else None
             self.cgroup = groups.enter(self.key) if groups is not None else None
+            if self.follower is not None:
+                self.follower.launching()
             popen = spawn(self.config, self.sup.serverurl, self.marker)
         except (SpawnError, OSError) as e:
             self._apply(self.machine.spawn_failed(str(e), time.time()))
@@ -496,38 +557,89 @@ class Process:
             keeper.record(self.key, None)
 
     def use_logs(self, logs: dict) -> None:
-        """Carry on in the log files the previous core wrote (AUTO names are random)."""
+        """Carry on in the log files the previous core wrote (AUTO names are random). Only
+        a name this program's AUTO log could have: root appends to it."""
         for ch, path in logs.items():
             c = self.channels.get(ch)
-            if c is not None and c.log is None and path and c.auto_name is not None:
+            if c is None or c.log is not None or not path or c.auto_name is None:
+                continue
+            if self._auto_log_pattern(ch).fullmatch(path):
                 c.logfile = path
+            else:
+                self.sup.log("warn", f"{self.name}: state file names {path!r} as its {ch} "
+                                     "log, not an AUTO log name of it: a new log is used")
+
+    def _auto_log_pattern(self, channel: str):
+        prefix = self._auto_logname(channel)[:-len("XXXXXXXX.log")]
+        return re.compile(re.escape(prefix) + "[" + _NAME_CHARS + "]{8}" + re.escape(".log"))
 
     def adopt_running(self, pid: int) -> None:
         """Attach to a daemon something else started (an init script): RUNNING without a
         restart; its exit is seen through a pidfd, and then the program is started the
-        supervised way (its own command). Raises ValueError with the reason to refuse."""
-        if pid <= 1 or pid == os.getpid():
+        supervised way (its own command). Only a process tied to the program is taken
+        (forking.tie: the command's executable, or named by its pidfile=), never one
+        another program holds: it will be signalled and killed as this program. Raises
+        ValueError with the reason to refuse."""
+        if pid == 1:
+            raise ValueError("pid 1 (init) cannot be adopted")
+        if pid == os.getpid():
+            raise ValueError(f"pid {pid} is the wrapctl daemon itself")
+        if pid <= 0:
             raise ValueError(f"pid {pid} cannot be adopted")
         if self.pid or self.state in (ProcessState.STARTING, ProcessState.RUNNING,
                                       ProcessState.STOPPING):
             raise ValueError(f"{self.name} is already running (pid {self.pid})")
+        fd, gone = forking.open_pidfd(pid)
         try:
-            p = psutil.Process(pid)
-            if p.status() == psutil.STATUS_ZOMBIE:
+            snap = None if gone else identity.snapshot(pid)
+            if snap is None:
+                raise ValueError(f"no process with pid {pid}")
+            if snap.zombie:
                 raise ValueError(f"pid {pid} is a zombie")
-            laststart = p.create_time()
-        except psutil.NoSuchProcess:
-            raise ValueError(f"no process with pid {pid}")
+            holder = self._holder_of(pid)
+            if holder is not None:
+                raise ValueError(f"pid {pid} ({snap.name}) is {holder}'s")
+            why = forking.tie(pid, snap, self.config.command,
+                              self.config.env.get("PATH"), self.config.extra_get("pidfile"))
+            if why is not None:
+                raise ValueError(why)
+            laststart = identity.create_time(pid)
+            if laststart is None or forking.exited(fd):
+                raise ValueError(f"no process with pid {pid}")
+        except ValueError:
+            if fd is not None:
+                os.close(fd)
+            raise
         # Its tree: descendants, and its process group if it leads one (daemons do).
         self.marker = None
         self.cgroup = None
-        self.groups = {pid} if os.getpgid(pid) == pid else set()
+        try:
+            self.groups = {pid} if os.getpgid(pid) == pid else set()
+        except OSError:
+            self.groups = set()     # gone already: the pidfd tells at once
         self.sessions = set()
         self.adopted = True
         for ch in self.channels.values():
             ch.open_log()
+        self._take_sigfd(pid, fd)
         self._apply(self.machine.adopted(pid, laststart, time.time()))
         self._watch_pidfd(pid)
+
+    def _holder_of(self, pid: int) -> Optional[str]:
+        """Which other program (or helper) of this core pid belongs to, if any: its main
+        pid, a child the core waits for, a member of its cgroup, or a carrier of its
+        instance marker."""
+        held = self._held_elsewhere().get(pid)
+        if held is not None:
+            return held
+        marker = procfs.environ(pid, tree.MARKER)
+        for p in self.sup.all_processes():
+            if p is self:
+                continue
+            if (marker is not None and marker == p.marker) or \
+                    (p.cgroup is not None and pid in cgroups.members(p.cgroup)):
+                return f"program {p.name}"
+        return None
 
     def _recorded_cgroup(self, path) -> Optional[str]:
         """A state file's group, only if it is this program's group under this daemon's
@@ -538,23 +650,32 @@ class Process:
             return None
         return path
 
-    def adopt(self, rec: dict, fds: list[int]) -> bool:
-        """Re-attach to a process the previous core started; False if it is gone."""
+    def adopt(self, rec: dict, fds: list[int]) -> Optional[str]:
+        """Re-attach to a process the previous core started (rec: a checked record); None,
+        or why not. Only to the same process (pid and start time) that also proves it is
+        this program's: its instance marker in its environment, or its own cgroup."""
+        from wrapctl.core.keeper import carries, same_process
         pid = rec["pid"]
         try:
             pidfd = os.pidfd_open(pid)
         except OSError:
             pidfd = None
-        from wrapctl.core.keeper import same_process
+        cgroup = self._recorded_cgroup(rec.get("cgroup"))
+        why = None
         if not same_process(pid, rec["create_time"]):
+            why = "died while the core was down"
+        elif not carries(pid, rec["marker"], cgroup):
+            why = ("carries neither its instance marker nor its cgroup: not re-attached, "
+                   "left alone")
+        if why is not None:
             if pidfd is not None:
                 os.close(pidfd)
-            return False
+            return why
         for ch in self.channels.values():
             ch.open_log()
         self.serial = rec["serial"]
         self.marker = rec["marker"]
-        self.cgroup = self._recorded_cgroup(rec.get("cgroup"))
+        self.cgroup = cgroup
         self.groups = set(rec.get("groups", ()))
         self.sessions = set(rec.get("sessions", ()))
         stdin = open(fds[0], "wb", buffering=0)
@@ -572,7 +693,7 @@ class Process:
             self._pidfd = pidfd
             self.sup.loop.add_reader(pidfd, self._unchild_exited)
         # else: no pidfd on this kernel; the exit goes unseen until a stop (documented)
-        return True
+        return None
 
     def drain_orphaned_pipes(self, fds: list[int]) -> None:
         """The previous core's process died while nobody read: keep what it wrote."""
@@ -596,7 +717,10 @@ class Process:
     def _watch_pidfd(self, pid: int) -> None:
         """Exit of a main process that is not our child: a pidfd becomes readable."""
         try:
-            self._pidfd = os.pidfd_open(pid)
+            # The pidfd of the process that was judged, not a new one for whatever has
+            # the pid now.
+            self._pidfd = os.dup(self._sigfd) if self._sigfd is not None and \
+                pid == self._sigpid else os.pidfd_open(pid)
         except OSError as e:
             self.sup.log("warn", f"{self.name}: cannot watch pid {pid} ({e.strerror}); "
                                  "its exit will be seen only when it is stopped")
@@ -609,10 +733,11 @@ class Process:
         self._pidfd = None
         f = self.follower
         if f is not None and f.daemon:
-            v = f.verdict()
+            v = f.verdict(keep_pidfd=True)
             if v.pid is not None and v.pid != f.daemon:
-                self._follow(v.pid, "the pidfile moved on")
+                self._follow(v.pid, "the pidfile moved on", v.pidfd)
                 return
+            self._not_followed(v)
         # Not our child (a previous core's, or below a launcher that stayed): no status.
         self._finish(-1, "exit status unknown (not a child of wrapctl)")
         self.adopted = False
@@ -684,9 +809,11 @@ class Process:
             tree.signal_all([p for p in self.tree() if p.pid != e.pid], signal.SIGKILL)
         try:
             if e.as_group:
+                if e.pid == self._sigpid and forking.exited(self._sigfd):
+                    raise ProcessLookupError     # its group id may be anyone's by now
                 os.killpg(e.pid, e.sig)
             else:
-                os.kill(e.pid, e.sig)
+                self._send(e.pid, e.sig)
         except ProcessLookupError:
             # It exited on its own; SIGCHLD handling will finish it.
             self.sup.log("debug", f"unable to signal {self.name} (pid {e.pid}), it probably "
@@ -764,6 +891,7 @@ class Process:
         for ch in self.channels.values():
             self._close_channel(ch)
         if self.stdin is not None:
+            self._drop_stdin_queue()
             try:
                 self.stdin.close()
             except OSError:
@@ -795,6 +923,7 @@ class Process:
             self.sup.loop.remove_reader(self._pidfd)
             os.close(self._pidfd)
             self._pidfd = None
+        self._release_sigfd()
         self._close_pipes()
         for ch in self.channels.values():
             if ch.log is not None:
@@ -819,4 +948,3 @@ class Process:
             "stderr_logfile": self.channels["stderr"].logfile or "",
             "pid": mc.pid,
         }
-            self._drop_stdin_queue()

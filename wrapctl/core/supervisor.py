@@ -257,26 +257,29 @@ class Supervisor:
             proc.stop()
 
     def restore(self, records: dict, held: dict) -> None:
-        from wrapctl.core import tree as treemod
+        """Re-attach to what the previous core left (records: keeper.read_state's checked
+        records; held: the fd holder's pipes)."""
         from wrapctl.core.keeper import config_digest, same_process
         for key in sorted(set(records) | set(held)):
             rec = records.get(key)
             fds = held.get(key, [])
             proc = self.lookup(key) if ":" in key else None
             if proc is None:
-                # No longer configured: stop what the old core left, identity checked.
                 for fd in fds:
                     os.close(fd)
-                if rec and same_process(rec["pid"], rec["create_time"]):
-                    self.log("warn", f"{key} (pid {rec['pid']}) is no longer configured: "
-                                     "stopping it")
-                    treemod.signal_all(treemod.members(rec["pid"], rec["marker"]),
-                                       signal.SIGTERM)
+                if rec:
+                    self._stop_unconfigured(key, rec)
                 continue
             if rec:
-                proc.use_logs(rec.get("logs", {}))
-            if rec and len(fds) == 3 and proc.adopt(rec, fds):
-                if rec.get("digest") != config_digest(proc.config):
+                proc.use_logs(rec["logs"])
+            if rec and len(fds) == 3:
+                why = proc.adopt(rec, fds)
+            elif rec and same_process(rec["pid"], rec["create_time"]):
+                why = "cannot be re-attached: the fd holder did not keep its pipes"
+            else:
+                why = "died while the core was down"
+            if why is None:
+                if rec["digest"] != config_digest(proc.config):
                     self.log("info", f"{key}: configuration changed while the core was down:"
                                      " restarting it")
                     proc._restart_when_stopped = True
@@ -288,9 +291,30 @@ class Supervisor:
                 for fd in fds:
                     os.close(fd)
             if rec:
-                self.log("info", f"{key} (pid {rec['pid']}) died while the core was down")
+                self.log("info", f"{key} (pid {rec['pid']}) {why}")
                 if self.keeper is not None:
                     self.keeper.drop(key)
+
+    def _stop_unconfigured(self, key: str, rec: dict) -> None:
+        """A recorded program no longer configured: stop what the old core left, but only
+        a process that proves it is that program's (its marker, its own cgroup)."""
+        from wrapctl.core import cgroups, tree as treemod
+        from wrapctl.core.keeper import carries, same_process
+        pid = rec["pid"]
+        cgroup = rec["cgroup"]
+        if self.cgroups is None or cgroup != self.cgroups.path(key):
+            cgroup = None
+        if not same_process(pid, rec["create_time"]):
+            return
+        if not carries(pid, rec["marker"], cgroup):
+            self.log("warn", f"{key} (pid {pid}) is no longer configured, but pid {pid} "
+                             "carries neither its instance marker nor its cgroup: left alone")
+            return
+        self.log("warn", f"{key} (pid {pid}) is no longer configured: stopping it")
+        procs = (treemod.alive(cgroups.members(cgroup)) if cgroup is not None
+                 else treemod.members(pid, rec["marker"]))
+        treemod.signal_all([p for p in procs if p.pid > 1 and p.pid != os.getpid()],
+                           signal.SIGTERM)
 
     def register_pid(self, pid: int, proc: Process) -> None:
         self.pids[pid] = proc

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
-import signal as signal_mod
 import time
 from typing import Awaitable, Callable, Optional
 
@@ -20,6 +19,7 @@ from wrapctl.core.states import (ProcessState as S, RUNNING_STATES, STOPPED_STAT
                                  SupervisorState)
 from wrapctl.core.spawn import SpawnError, execv_args
 from wrapctl.rpc.faults import Faults, RPCError
+from wrapctl.shims import signals
 
 API_VERSION = "3.0"
 # The supervisor version supervisorctl is told; its `version` command prints it.
@@ -44,19 +44,7 @@ def make_namespec(group_name: str, process_name: str) -> str:
 
 
 def signal_number(value) -> int:
-    try:
-        num = int(value)
-    except (TypeError, ValueError):
-        name = str(value).strip().upper()
-        if not name.startswith("SIG"):
-            name = "SIG" + name
-        num = getattr(signal_mod, name, None)
-        if not isinstance(num, int) or name.startswith("SIG_"):
-            raise ValueError(f"value {value!r} is not a valid signal name")
-        return int(num)
-    if num not in signal_mod.valid_signals():
-        raise ValueError(f"value {value!r} is not a valid signal number")
-    return num
+    return signals.number(value)
 
 
 def describe(info: dict) -> str:
@@ -614,8 +602,6 @@ class SupervisorAPI:
             raise RPCError(Faults.BAD_NAME, name)
         self._clear(proc, name)
         return True
-        What the program has not read yet waits in a buffer of at most 1 MiB; a call that
-        would overflow it is refused (FAILED, "stdin buffer full") and sends nothing.
 
     clearProcessLog = clearProcessLogs
 
@@ -628,6 +614,8 @@ class SupervisorAPI:
 
     def sendProcessStdin(self, name, chars):
         """Send a string of chars to the stdin of the process name.
+        What the program has not read yet waits in a buffer of at most 1 MiB; a call that
+        would overflow it is refused (FAILED, "stdin buffer full") and sends nothing.
 
         @param string name        The process name to send to (or 'group:name')
         @param string chars       The character data to send to the process
@@ -686,7 +674,9 @@ class WrapctlAPI:
     def adoptRunning(self, name, pid):
         """Attach the configured program `name` to a daemon that already runs (started by
         an init script) without restarting it. When it dies, the program is started the
-        supervised way.
+        supervised way. Only a process tied to the program is taken (it runs the program's
+        command, or the program's pidfile= names it; never one another program holds):
+        anything else is a FAILED fault naming the reason (docs/adopt.md).
 
         @param string name  the process name (or 'group:name'), currently stopped
         @param int pid      the running daemon's pid
