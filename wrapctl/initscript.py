@@ -1106,14 +1106,13 @@ def _su_parts(words: list[str]) -> tuple[str, Optional[str]]:
 
 
 def _signame(s: str) -> str:
+    """A signal as a script names it ('-HUP', 'SIGHUP', '1') -> 'HUP'; unknown, as given."""
+    from wrapctl.shims import signals
     s = s.strip().upper()
-    if s.isdigit():
-        import signal
-        try:
-            return signal.Signals(int(s)).name[3:]
-        except ValueError:
-            return s
-    return s[3:] if s.startswith("SIG") else s
+    try:
+        return signals.name(signals.number(s)).removeprefix("SIG")
+    except ValueError:
+        return s[3:] if s.startswith("SIG") else s
 
 
 def read_script(path: str, *, root: str = "/", defaults: Optional[str] = None,

@@ -9,11 +9,12 @@ from __future__ import annotations
 import glob
 import os
 import shlex
-import signal as _signal
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Iterable, Optional
+
+from wrapctl.shims import signals
 
 # Directory searched after the bundled recipes and before --recipes-dir: admins drop files here.
 SYSTEM_DIR = "/etc/wrapctl/recipes"
@@ -123,20 +124,17 @@ def _check(file: str, data: dict, schema: dict, prefix: str = "") -> None:
 
 
 def signal_number(name: str) -> Optional[int]:
-    """'QUIT', 'SIGQUIT' or '3' -> 3; None when not a signal."""
-    n = name.strip().upper()
-    if n.isdigit():
-        return int(n)
-    if not n.startswith("SIG"):
-        n = "SIG" + n
-    sig = getattr(_signal.Signals, n, None) if n in _signal.Signals.__members__ else None
-    return int(sig) if sig is not None else None
+    """'QUIT', 'SIGQUIT' or '3' -> 3; None when not a signal (the shared table)."""
+    try:
+        return signals.number(name)
+    except ValueError:
+        return None
 
 
 def signal_name(name: str) -> str:
-    """Canonical name without SIG ('sigquit' -> 'QUIT')."""
+    """Canonical name without SIG ('sigquit' -> 'QUIT'); what is not a signal, as given."""
     num = signal_number(name)
-    return _signal.Signals(num).name[3:] if num else name
+    return signals.name(num).removeprefix("SIG") if num else name
 
 
 @dataclass(frozen=True)

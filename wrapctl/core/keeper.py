@@ -31,11 +31,10 @@ import sys
 import time
 from typing import Optional
 
-import psutil
-
 from wrapctl.core import cgroups, fdholder, tree
 from wrapctl.core.statefile import STATE_VERSION, read_state, write_state  # noqa: F401
 from wrapctl.digest import sha1
+from wrapctl.shims import identity
 
 FLUSH_DELAY = 0.05
 HOLDER_NAMES = 8
@@ -61,11 +60,8 @@ def holder_names(statefile: str) -> list[str]:
 
 
 def same_process(pid: int, create_time: float) -> bool:
-    try:
-        p = psutil.Process(pid)
-        return abs(p.create_time() - create_time) < 0.01 and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+    """The shared identity rule (wrapctl.shims.identity): alive and created then."""
+    return identity.same_process(pid, create_time)
 
 
 def carries(pid: int, marker: Optional[str], cgroup: Optional[str]) -> bool:

@@ -19,6 +19,8 @@ from typing import Iterable, Optional
 
 import psutil
 
+from wrapctl.shims import procfs
+
 MARKER = "WRAPCTL_INSTANCE"
 
 
@@ -79,16 +81,7 @@ def _all_pids() -> list[int]:
 
 
 def _environ_marker(pid: int) -> Optional[str]:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    key = MARKER.encode() + b"="
-    for item in data.split(b"\0"):
-        if item.startswith(key):
-            return item[len(key):].decode("utf-8", "replace")
-    return None
+    return procfs.environ(pid, MARKER)
 
 
 def members(main_pid: int, marker: Optional[str], known_mains: Iterable[int] = (),
