@@ -105,3 +105,14 @@ def open_tmp():
     os.chmod(d, 0o755)
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def shared_tmp():
+    """A directory like /tmp (1777): anyone may create names in it, as an attacker does."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="wcshared")
+    os.chmod(d, 0o1777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)

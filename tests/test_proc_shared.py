@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 
 import psutil
 import pytest
@@ -123,11 +122,8 @@ def test_procfs_facts(child):
 # ---- pidfile reading: ready=pidfile: uses the shim's rules ---------------------------------
 
 @pytest.fixture
-def pdir():
-    d = tempfile.mkdtemp(prefix="wcproc")
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+def pdir(open_tmp):
+    return open_tmp
 
 
 def _write(path, text, mode=0o644):

@@ -7,10 +7,8 @@ nothing through it. The machine's fs.protected_symlinks may be 0 (it is in this 
 so the kernel does not refuse these links for us.
 """
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 
 import pytest
 
@@ -22,12 +20,8 @@ SECRET = b"root's own data\n"
 
 
 @pytest.fixture
-def shared():
-    """A directory like /tmp: everybody may create names in it (sticky)."""
-    d = tempfile.mkdtemp(prefix="wcshared")
-    os.chmod(d, 0o1777)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+def shared(shared_tmp):
+    return shared_tmp
 
 
 @pytest.fixture

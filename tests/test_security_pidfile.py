@@ -8,11 +8,9 @@ process, and A's clean-up does not touch it. Run with the core's cgroups and wit
 """
 import os
 import pwd
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 
 import psutil
 import pytest
@@ -23,12 +21,9 @@ pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture
-def attack_dir():
+def attack_dir(open_tmp):
     """A directory the pidfile program can write to, whoever it runs as."""
-    d = tempfile.mkdtemp(prefix="wcpidf")
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+    return open_tmp
 
 
 def _as(user, d):

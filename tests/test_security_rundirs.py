@@ -4,11 +4,8 @@ planted in a shared directory is not followed, a directory owned by another user
 walked into (or made in), and a name swapped for a link while the core works changes
 nothing but that name. The attacks run as user nobody through runuser."""
 import os
-import shutil
 import stat
 import subprocess
-import tempfile
-import time
 
 import pytest
 
@@ -47,12 +44,9 @@ def _as_nobody(*argv, **kw):
 
 
 @pytest.fixture
-def area():
+def area(open_tmp):
     """A temp dir nobody can reach (0755), cleaned up after."""
-    d = tempfile.mkdtemp(prefix="wcrund")
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+    return open_tmp
 
 
 def _make(spec, default_uid=None):

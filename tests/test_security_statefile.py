@@ -7,13 +7,10 @@ where the core writes the file: nothing is written through them. Root's own file
 or naming what it cannot prove is its program's, is ignored with one warning line."""
 import json
 import os
-import shutil
-import signal
 import socket
 import stat
 import subprocess
 import sys
-import tempfile
 
 import psutil
 import pytest
@@ -36,12 +33,8 @@ def as_nobody(*argv):
 
 
 @pytest.fixture
-def shared():
-    """A directory like /tmp: anyone may create files in it (sticky)."""
-    d = tempfile.mkdtemp(prefix="wcstate")
-    os.chmod(d, 0o1777)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+def shared(shared_tmp):
+    return shared_tmp
 
 
 @pytest.fixture

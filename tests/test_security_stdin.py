@@ -2,11 +2,9 @@
 freeze the core. The pipe is written without blocking; what it cannot take waits in a
 per-process buffer of process.STDIN_BUFFER bytes; a call that would overflow it is a
 FAILED fault that sends nothing of it."""
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 import xmlrpc.client
 
