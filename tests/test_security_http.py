@@ -443,3 +443,14 @@ def test_full_budget_lets_the_longest_idle_connection_go():
         loop.call_soon_threadsafe(loop.stop)
         thread.join(DEADLINE)
         loop.close()
+
+
+@pytest.mark.timeout(60)
+def test_refusals_reach_the_main_log(target):
+    """A refused request is one line in the main log (rotated, read by the operator), not
+    on a stderr that is /dev/null once the daemon runs in the background."""
+    status, _ = exchange(target.port, f"GET / HTTP/1.1\r\nHost: evil.example:{target.port}\r\n"
+                                      "Connection: close\r\n\r\n".encode())
+    assert status == 421
+    hits = target.wait_log(r"^refused GET / from 127\.0\.0\.1")
+    assert len(hits) == 1 and hits[0][1] == "WARN", hits

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import re
 import resource
@@ -116,6 +117,34 @@ def raise_limits(minfds: int, minprocs: int, logger) -> None:
             logger.warn(f"could not raise the {what} limit to {want} (hard limit {hard})")
 
 
+class _MainLogHandler(logging.Handler):
+    """Lines the servers log through Python's logging (a refused request, an invalid
+    XML-RPC call) go to the main log, where an operator looks and rotation bounds them,
+    not to a stderr that is /dev/null once daemonized."""
+
+    def __init__(self, daemon: "Daemon"):
+        super().__init__(logging.INFO)
+        self.daemon = daemon
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = {logging.CRITICAL: "critical", logging.ERROR: "error",
+                 logging.WARNING: "warn"}.get(record.levelno, "info")
+        try:
+            getattr(self.daemon.logger, level)(record.getMessage())
+        except Exception:
+            self.handleError(record)
+
+
+def _route_library_logs(daemon: "Daemon") -> None:
+    root = logging.getLogger("wrapctl")
+    for h in list(root.handlers):
+        if isinstance(h, _MainLogHandler):
+            root.removeHandler(h)
+    root.addHandler(_MainLogHandler(daemon))
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
 # ---- the daemon --------------------------------------------------------------------------
 
 class Daemon:
@@ -130,6 +159,7 @@ class Daemon:
                                   d.loglevel, echo=echo)
         except OSError as e:
             raise DaemonError(f"{d.logfile}: cannot open the log file: {e.strerror}")
+        _route_library_logs(self)
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.supervisor: Optional[Supervisor] = None
         self.http = None
