@@ -402,7 +402,7 @@ def _without_recipe(ad: Adoption, base: str, recipe: Optional[Recipe]) -> None:
             reload_cmd = shlex.join([prog] + ["reload" if a == "start" else a for a in args])
         pid = la.pidfile if la.pidfile and resolved(la.pidfile) else ""
         if not pid:
-            pid = _pidfile_in_args(args)
+            pid = pidfile_in_args(args)
             if pid:
                 ad.explain.append(f"pidfile from the daemon's own arguments: {pid}")
         exe = ""
@@ -432,7 +432,7 @@ def _without_recipe(ad: Adoption, base: str, recipe: Optional[Recipe]) -> None:
                                ready_why="no recipe, so no readiness hint"))
 
 
-def _pidfile_in_args(args: list[str]) -> str:
+def pidfile_in_args(args: list[str]) -> str:
     """`--pidfile X`, `--pid-file=X`, `-pidfile X`: where the daemon says it writes its pid."""
     for i, a in enumerate(args):
         m = re.match(r"^--?(pid-?file|pid)(=(.+))?$", a, re.I)

@@ -35,6 +35,8 @@ stdout_events_enabled stdout_syslog stderr_logfile stderr_logfile_maxbytes
 stderr_logfile_backups stderr_capture_maxbytes stderr_events_enabled stderr_syslog
 environment directory umask serverurl
 """.split())
+# wrapctl-only [program:x] options that are fields of ProcessConfig, not `extra`
+_WRAPCTL_FIELDS = frozenset(["stopcommand"])
 
 
 def _nonempty(v: str) -> str:
@@ -87,8 +89,8 @@ _KNOWN_OPTIONS = {
     "inet_http_server": frozenset("port username password".split()),
     "supervisorctl": frozenset("serverurl username password prompt history_file".split()),
     "include": frozenset(["files"]),
-    "program": _PROGRAM_OPTIONS | frozenset(WRAPCTL_PROGRAM_OPTIONS),
-    "eventlistener": _PROGRAM_OPTIONS | frozenset(WRAPCTL_PROGRAM_OPTIONS)
+    "program": _PROGRAM_OPTIONS | frozenset(WRAPCTL_PROGRAM_OPTIONS) | _WRAPCTL_FIELDS,
+    "eventlistener": _PROGRAM_OPTIONS | frozenset(WRAPCTL_PROGRAM_OPTIONS) | _WRAPCTL_FIELDS
     | frozenset(["events", "buffer_size", "result_handler"]),
     "group": frozenset(["programs", "priority"]),
 }
@@ -166,6 +168,7 @@ class Loader:
         self.warnings = self.doc.warnings
         self.files: list[str] = []
         self.env_names = {f"ENV_{k}": v for k, v in environ.items()}
+        self.environ = environ
         self.node = platform.node()
         self.daemon_env: dict[str, str] = {}     # [supervisord] environment=
 
@@ -179,6 +182,7 @@ class Loader:
         if "include" in self.doc.sections:
             self._includes()
         self._check_sections()
+        self._init_commands()
         self._apply_recipes()
         sections = self.doc.sections
         if "supervisord" in sections:
@@ -256,10 +260,48 @@ class Loader:
                                f"the recipe's user {value!r} does not exist here; "
                                "set user= to choose one")
                     continue
+                if key == "stopsignal" and "stopcommand" in sect.options:
+                    continue        # the section stops it by command
                 if key not in sect.options:
                     # '%' in a recipe value is literal, not an expansion
                     sect.options[key] = Option(key, str(value).replace("%", "%%"),
                                                opt.file, opt.line)
+
+    def _init_commands(self) -> None:
+        """command=/etc/init.d/X start (service X start, invoke-rc.d X start): the program
+        becomes what `wrapctl adopt` writes for X (config/initcmd.py); what the section sets
+        wins. A section with recipe= has said what it runs and is left alone."""
+        from wrapctl.config import initcmd
+        book = None
+
+        def recipes():
+            nonlocal book
+            if book is None:
+                from wrapctl.recipes import RecipeBook
+                book = RecipeBook.load()
+            return book
+
+        for name, sect in self.doc.sections.items():
+            opt = sect.options.get("command")
+            if _kind(name) != "program" or opt is None or "recipe" in sect.options:
+                continue
+            cmd = initcmd.recognize(opt.value, self.environ)
+            if cmd is None:
+                continue
+            given = set(sect.options)
+            res = initcmd.resolve(cmd, name.split(":", 1)[1], given, recipes)
+            where = self._where(name, opt)
+            for key, value in res.options.items():
+                if key == "user" and not _user_exists(value):
+                    self._warn(where, f"the script's user {value!r} does not exist here; "
+                               "set user= to choose one")
+                    continue
+                # values come from the script as written: '%' is literal
+                sect.options[key] = Option(key, value.replace("%", "%%"), opt.file, opt.line)
+            if res.command is not None:
+                sect.options["command"] = Option("command", res.command.replace("%", "%%"),
+                                                 opt.file, opt.line)
+            self._warn(where, res.warning)
 
     def _check_sections(self) -> None:
         for name, sect in self.doc.sections.items():
@@ -509,6 +551,10 @@ class Loader:
             command = get("command", _command, None, names)
             if command is None:
                 raise self._missing(s, "command")
+            stopcommand = get("stopcommand", _command, None, names)
+            if stopcommand is not None and self._opt(s, "stopsignal") and first:
+                self._warn(self._owhere(s, "stopsignal"),
+                           "not used: stopcommand= stops the program")
             try:
                 name = V.name(V.expand(process_name, names))
             except ValueError as e:
@@ -525,7 +571,8 @@ class Loader:
                 stdout=logs["stdout"], stderr=logs["stderr"], redirect_stderr=redirect_stderr,
                 stopsignal=stopsignal, stopwaitsecs=stopwaitsecs, stopasgroup=stopasgroup,
                 killasgroup=killasgroup, exitcodes=exitcodes, environment=tuple(full_env.items()),
-                serverurl=serverurl, extra=extra, where=self._swhere(s))
+                serverurl=serverurl, stopcommand=stopcommand, extra=extra,
+                where=self._swhere(s))
             if listener:
                 procs.append(EventListenerConfig(**fields, **listener))
             else:

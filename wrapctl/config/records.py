@@ -76,6 +76,9 @@ class ProcessConfig:
     exitcodes: tuple[int, ...] = (0,)
     environment: tuple[tuple[str, str], ...] = ()   # ordered, from [supervisord] then program
     serverurl: Optional[str] = None     # None means AUTO
+    # wrapctl-only: a command that stops the program instead of stopsignal (an init
+    # script's stop action); then stopwaitsecs, then SIGKILL of the tree.
+    stopcommand: Optional[str] = None
     # wrapctl-only options (documented in docs/config.md); parsed now, used by later issues.
     extra: tuple[tuple[str, str], ...] = ()
     where: Optional[Where] = field(default=None, compare=False)
