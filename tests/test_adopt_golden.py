@@ -34,6 +34,7 @@ EXPECT = {
     "relayd": (0, "shim", ""),
     "sendmail": (0, "recipe", "sendmail"),
     "servlet": (0, "recipe", "tomcat"),
+    "streamd": (0, "shim", ""),
     "sysctl-tune": (3, "oneshot", ""),
     "uwsgi": (0, "recipe", "uwsgi"),
     "vpn": (0, "recipe", "openvpn"),

@@ -40,8 +40,8 @@ def test_migrate_writes_programs_include_and_report(tmp_path):
     files = sorted(os.listdir(out / "programs"))
     assert files == sorted(f"{n}.conf" for n in (
         "appsvc", "dbsafe", "frontproxy", "kvstore", "lsbdaemon", "metricsd",
-        "pgclusters-15-main", "relayd", "sendmail", "servlet", "uwsgi-blog", "vpn-backup",
-        "webserver"))
+        "pgclusters-15-main", "relayd", "sendmail", "servlet", "streamd", "uwsgi-blog",
+        "vpn-backup", "webserver"))
     inc = (out / "include.conf").read_text()
     assert f"files = {out}/programs/*.conf" in inc
     report = (out / "report.txt").read_text()
@@ -51,6 +51,7 @@ def test_migrate_writes_programs_include_and_report(tmp_path):
     assert "oneshot skipped" in rows["clock"] and "oneshot skipped" in rows["firewall"]
     assert "recipe" in rows["frontproxy"] and "recipe nginx" in rows["frontproxy"]
     assert "shim" in rows["lsbdaemon"] and "/var/run/exampled.pid" in rows["lsbdaemon"]
+    assert "the shim identifies the daemon as 'streamd'" in rows["streamd"]
     assert "pgclusters-15-main,pgclusters-15-reports" in rows["pgclusters"]
     # Switched off in /etc/default/relayd: written, but not started.
     assert "autostart=false" in rows["relayd"] and "RUN_DAEMON=no" in rows["relayd"]

@@ -54,6 +54,11 @@ class Adoption:
     programs: list[Program] = field(default_factory=list)
     explain: list[str] = field(default_factory=list)
     review: list[str] = field(default_factory=list)
+    # review lines for one output format only ("supervisord" | "wrapctl")
+    review_by_format: dict[str, list[str]] = field(default_factory=dict)
+
+    def review_for(self, fmt: str) -> list[str]:
+        return self.review + self.review_by_format.get(fmt, [])
 
     @property
     def exit_status(self) -> int:
@@ -408,7 +413,11 @@ def _without_recipe(ad: Adoption, base: str, recipe: Optional[Recipe]) -> None:
         exe = ""
         if not pid:
             exe = la.name or os.path.basename(la.daemon)
-            ad.review.append(f"no pidfile found: the shim identifies the daemon as {exe!r}")
+            ad.review_by_format.setdefault("supervisord", []).append(
+                f"no pidfile found: the shim identifies the daemon as {exe!r}")
+            ad.review_by_format.setdefault("wrapctl", []).append(
+                "no pidfile found: wrapctl daemon takes the daemon's pid from the process "
+                "tree the command leaves (its top process)")
         timeout = max(info.stop_timeout, 10)
         opts["command"] = shim_command(start, pidfile=pid, signals=sigs,
                                        stop_command=stop_cmd, reload_command=reload_cmd,
@@ -426,8 +435,10 @@ def _without_recipe(ad: Adoption, base: str, recipe: Optional[Recipe]) -> None:
         wc["command"] = shlex.join(start)
         wc["stopsignal"] = stop_sig
         wc["stopwaitsecs"] = str(max(info.stop_timeout, 10))
-        if la.pidfile and resolved(la.pidfile):
-            wc["pidfile"] = la.pidfile
+        if pid:
+            wc["pidfile"] = pid
+        # Without a pidfile nothing is written in its place: the core finds the daemon
+        # from the tree the command leaves (forking=auto, its default).
     ad.programs.append(Program(name=base, options=opts, wrapctl=wc,
                                ready_why="no recipe, so no readiness hint"))
 
@@ -519,8 +530,8 @@ def _ini_value(v: str) -> str:
 def render_ini(ad: Adoption, fmt: str = "supervisord", extra: Optional[dict] = None) -> str:
     """INI text for the adoption's programs. `extra` maps program name -> more options
     (migrate adds priority= and depends_on=)."""
-    lines = [f"; adopted from {ad.info.path} by wrapctl adopt ({_decision_words(ad)})"]
-    for note in ad.review:
+    lines = [f"; adopted from {ad.info.path} by wrapctl adopt ({_decision_words(ad, fmt)})"]
+    for note in ad.review_for(fmt):
         lines.append(f"; review: {note}".replace("\x00", "$(...)"))
     for p in ad.programs:
         lines.append(f"[program:{p.name}]")
@@ -544,11 +555,12 @@ def render_ini(ad: Adoption, fmt: str = "supervisord", extra: Optional[dict] = N
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _decision_words(ad: Adoption) -> str:
+def _decision_words(ad: Adoption, fmt: str = "supervisord") -> str:
     if ad.decision == "recipe":
         return f"recipe {ad.recipe.name}"
     if ad.decision == "shim":
-        return "no recipe; wrapctl-shim follows the forking daemon"
+        return ("no recipe; wrapctl daemon follows the forking daemon" if fmt == "wrapctl"
+                else "no recipe; wrapctl-shim follows the forking daemon")
     if ad.decision == "foreground":
         return "no recipe; the daemon does not fork"
     return ad.decision
@@ -564,7 +576,8 @@ def to_json(ad: Adoption) -> dict:
                       "ready": p.ready, "ready_why": p.ready_why}
                      for p in ad.programs]
     d["command"] = ad.programs[0].options["command"] if ad.programs else ""
-    d["review"] = ad.review
+    d["review"] = ad.review_for("supervisord")
+    d["review_wrapctl"] = ad.review_for("wrapctl")
     d["explain"] = ad.explain
     return json.loads(json.dumps(d).replace("\\u0000", "$(...)"))
 
@@ -597,7 +610,9 @@ def render_explain(ad: Adoption) -> str:
                        + (f"{p.ready} (with --format wrapctl)" if p.ready else "(none)"))
     out.append("why:")
     out += [f"  - {e}" for e in ad.explain]
-    if ad.review:
+    notes = ad.review + [f"{r} (--format {fmt})" for fmt, rs in
+                         sorted(ad.review_by_format.items()) for r in rs]
+    if notes:
         out.append("review:")
-        out += [f"  - {r}" for r in ad.review]
+        out += [f"  - {r}" for r in notes]
     return "\n".join(out).replace("\x00", "$(...)") + "\n"

@@ -95,14 +95,14 @@ def plan(src: str, book: RecipeBook, *, root: str = "/", defaults_dir: Optional[
             ad.decision, ad.decision)
         reason = _reason(ad)
         rows.append(Row(script=path, result=result, programs=[p.name for p in ad.programs],
-                        reason=reason, review=list(ad.review)))
+                        reason=reason, review=ad.review_for("supervisord")))
         if ad.programs:
             adoptions[path] = ad
     order, depends = _start_order(adoptions)
     return Migration(rows=rows, adoptions=adoptions, order=order, depends=depends)
 
 
-def _reason(ad: Adoption) -> str:
+def _reason(ad: Adoption, fmt: str = "supervisord") -> str:
     if ad.decision == "oneshot":
         return ad.info.reasons[-1] if ad.info.reasons else "runs no daemon"
     if ad.decision == "recipe":
@@ -112,6 +112,10 @@ def _reason(ad: Adoption) -> str:
     if ad.decision == "foreground":
         return "no recipe; the script runs it without forking"
     la = ad.info.launch
+    pidfile = next((p.wrapctl.get("pidfile", "") for p in ad.programs), "")
+    if fmt == "wrapctl":
+        return f"no recipe; wrapctl daemon follows {os.path.basename(la.daemon)}" + (
+            f" via {pidfile}" if pidfile else " from the process tree it leaves")
     return f"no recipe; shim follows {os.path.basename(la.daemon)}" + (
         f" via {la.pidfile}" if la.pidfile else "")
 
@@ -186,6 +190,9 @@ def write(m: Migration, out: str, fmt: str = "supervisord") -> list[str]:
         for r in m.rows:
             if r.script == path:
                 r.file = os.path.relpath(target, out)
+                # what the report says must match the files: the format's own notes
+                r.review = ad.review_for(fmt)
+                r.reason = _reason(ad, fmt)
     inc = os.path.join(out, "include.conf")
     with open(inc, "w") as f:
         f.write("; add this section to supervisord.conf (an included file cannot include)\n"
