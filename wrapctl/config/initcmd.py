@@ -20,6 +20,10 @@ from typing import Callable, Mapping, Optional
 # a chroot-like layout) can point it elsewhere than the machine's own /etc/init.d.
 INITD_ENV = "WRAPCTL_INITD_DIR"
 INITD_DIR = "/etc/init.d"
+# Debian's LSB library (/lib/lsb/init-functions.d/40-systemd) turns `/etc/init.d/X start`
+# into `systemctl start X` on a systemd host unless this is set: the daemon would be
+# systemd's, not this program's.
+SKIP_REDIRECT = "SYSTEMCTL_SKIP_REDIRECT"
 ACTIONS = ("start", "restart")
 _TOOLS = ("service", "invoke-rc.d")
 
@@ -39,6 +43,7 @@ class Resolution:
     warning: str
     options: dict[str, str] = field(default_factory=dict)
     command: Optional[str] = None
+    environment: dict[str, str] = field(default_factory=dict)   # added to environment=
 
 
 def recognize(command: str, environ: Mapping[str, str]) -> Optional[InitCommand]:
@@ -83,6 +88,11 @@ def resolve(cmd: InitCommand, program: str, given: set[str],
     except RecursionError:
         return Resolution(f"{script}: nested too deeply to read; the command is left as "
                           "written")
+    except Exception as e:     # noqa: BLE001
+        # The reader guesses at arbitrary shell text; a script it trips on must not stop a
+        # configuration supervisord would load.
+        return Resolution(f"{script}: cannot be read ({type(e).__name__}: {e}); the "
+                          "command is left as written")
     if ad.decision == "recipe" and len(ad.programs) == 1:
         return _with_recipe(cmd, ad, given,
                             f"`wrapctl adopt {script} --format wrapctl` writes it out")
@@ -131,8 +141,11 @@ def _without_recipe(cmd: InitCommand, ad, given: set[str], why: str,
     pid = la.pidfile if la.pidfile and resolved(la.pidfile) else pidfile_in_args(la.args)
     if pid and "pidfile" not in given:
         out["pidfile"] = pid
+    redirects = _uses_lsb_library(cmd.script)
     if not given & {"stopsignal", "stopcommand"}:
-        out["stopcommand"] = shlex.join([cmd.script, "stop"])
+        # The stop runs as a helper of the daemon, without the program's environment=.
+        out["stopcommand"] = shlex.join((["env", f"{SKIP_REDIRECT}=true"] if redirects
+                                         else []) + [cmd.script, "stop"])
         if info.stop_timeout > 10 and "stopwaitsecs" not in given:
             # the script's own stop waits this long (start-stop-daemon --retry)
             out["stopwaitsecs"] = str(info.stop_timeout)
@@ -151,4 +164,14 @@ def _without_recipe(cmd: InitCommand, ad, given: set[str], why: str,
     line = (f"{cmd.written!r}: {why or 'no recipe for ' + os.path.basename(daemon) + ', '}"
             + (f"runs `{command}` " if command else f"the script's {cmd.action} runs ")
             + f"as a forking command ({found}, {stop}); {explicit}")
-    return Resolution(line.replace("\x00", "$(...)"), options=out, command=command)
+    return Resolution(line.replace("\x00", "$(...)"), options=out, command=command,
+                      environment={SKIP_REDIRECT: "true"} if redirects else {})
+
+
+def _uses_lsb_library(script: str) -> bool:
+    try:
+        with open(script, "rb") as f:
+            text = f.read(1 << 20)
+    except OSError:
+        return False
+    return b"/lib/lsb/init-functions" in text or b"init-d-script" in text
