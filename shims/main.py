@@ -21,6 +21,7 @@ PROG = "wrapctl-shim"
 _RESET = (signal.SIGPIPE, signal.SIGXFSZ) + FORWARDED
 _RELEASE_FAILSAFE = 0.5   # seconds between SIGKILL sweeps while a tree refuses to end
 _NO_PIDFD_POLL = 1.0      # seconds; see Shim.track()
+_EXEC_WAIT = 2.0          # seconds at most for a fork of the launcher to exec (await_exec)
 
 
 def say(msg):
@@ -45,6 +46,9 @@ class Shim:
         self.phase = "init"
         self.launcher = None          # pid of COMMAND
         self.launcher_status = None
+        self.launcher_exe = None      # what a fork of it runs until it execs
+        self.exec_tries = 0
+        self.exec_waited = 0.0
         self.daemon = None            # tracked main pid
         self.pidfd = None
         self.poll_timer = None        # only without pidfds, for a daemon not our child
@@ -102,6 +106,7 @@ class Shim:
             self.watch_pidfile()
         try:
             self.launcher = self.spawn(self.o.command)
+            self.launcher_exe = procfs.exe(self.launcher)
         except FileNotFoundError:
             say(f"{self.o.command[0]}: command not found")
             self.exit_now(st.NOT_FOUND)
@@ -388,6 +393,8 @@ class Shim:
                     if unsettled:
                         self.collect()
                         continue
+                    if self.await_exec(found, old, status):
+                        return
                     break
                 if self.adopt(one.pid, quiet=True) is None:
                     self.info(f"daemon is pid {one.pid} ({one.name})"
@@ -400,6 +407,26 @@ class Shim:
                       + (st.describe_wait_status(status) if status is not None
                          else "status unknown (not the shim's child)"))
         self.die(status)
+
+    def await_exec(self, found, old, status):
+        """True when a retry is armed: --exe matched no candidate, but one is a fork of the
+        launcher that has not exec'd yet (it still runs the launcher's program: `cmd &` in
+        a shell that exited first). No event tells when it execs, so look again on a short
+        doubling timer, for at most _EXEC_WAIT seconds in all."""
+        if self.o.exe is None or self.launcher_exe is None or self.exec_waited >= _EXEC_WAIT:
+            return False
+        if not any(procfs.exe(c.pid) == self.launcher_exe for c in found):
+            return False
+        delay = min(0.001 * 2 ** self.exec_tries, _EXEC_WAIT - self.exec_waited)
+        self.exec_tries += 1
+        self.exec_waited += delay
+
+        def again():
+            if self.daemon is None and self.phase != "stopping":
+                self.daemon = old       # its pidfd is released already
+                self.daemon_exited(status)
+        self.loop.call_later(delay, again)
+        return True
 
     # -- signals and stop --------------------------------------------------------------------
     def forward(self, signum):

@@ -272,6 +272,18 @@ def test_several_candidates_refused_or_picked_by_exe(tmp_path, shims):
     assert not any(alive(k) for k in kids)      # the other candidate went with the tree
 
 
+def test_exe_waits_for_a_fork_that_has_not_exec_yet(tmp_path, shims):
+    """The launcher may exit before its fork has exec'd the daemon (`(...; exec tail) &`):
+    that fork still runs the launcher's program, and --exe waits for the exec (a busy
+    machine made this race in the suite)."""
+    cmd = ["sh", "-c", "sleep 60 & (sleep 0.3; exec tail -f /dev/null) & exit 0"]
+    shim = shims(["--exe", "tail", "--stop-timeout", "1"], cmd)
+    wait_for(lambda: re.search(r"daemon is pid \d+ \(tail\)", stderr_of(tmp_path)),
+             what="adoption of tail")
+    shim.send_signal(signal.SIGTERM)
+    assert finish(shim) == 143
+
+
 def test_foreground_command_passthrough(tmp_path, shims):
     assert finish(shims([], ["sh", "-c", "exit 7"])) == 7
     assert finish(shims([], [sys.executable, "-c",
