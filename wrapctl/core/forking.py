@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import select
+import stat
 from collections import namedtuple
 from typing import Callable, Optional
 
@@ -283,3 +285,196 @@ def _interpreter(path: str, env_path: Optional[str]) -> Optional[str]:
 def _same_file(pid: int, arg: str, script: str) -> bool:
     where = arg if arg.startswith("/") else os.path.join(f"/proc/{pid}/cwd", arg)
     return os.path.realpath(where) == script
+
+
+# ---- forking=auto: pidfiles a command names or writes, stale pidfiles, the tree's top ---
+
+_PID_OPTION = re.compile(r"-{0,2}(?:pid|pidfile|pid[-_]file)", re.I)
+_PID_WORD = re.compile(r"\bpid(?:file|_file|-file)?\s+([^\s;'\"]+)", re.I)
+
+
+def named_pidfiles(argv: list, cwd: Optional[str]) -> list:
+    """Pidfiles a command line names, generically: `--pidfile F`, `--pid-file=F`, `-p F.pid`,
+    `pidfile F` / `pid F;` inside an argument (nginx's -g), or any argument that is a path
+    ending in .pid. Relative paths are the command's working directory's."""
+    found = []
+
+    def add(value: str, strict: bool = False) -> None:
+        if not value or value.startswith("-"):
+            return
+        if strict and "/" not in value and not value.endswith(".pid"):
+            return      # `--pid 1234` names a process, not a file
+        path = os.path.normpath(os.path.join(cwd or os.getcwd(), value))
+        if path not in found:
+            found.append(path)
+    for i, arg in enumerate(argv[1:], 1):
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        key, eq, value = arg.partition("=")
+        if eq and _PID_OPTION.fullmatch(key):
+            add(value, key.lstrip("-").lower() == "pid")
+        elif _PID_OPTION.fullmatch(arg) and arg.startswith("-") or arg.lower() == "pidfile":
+            add(nxt, arg.lstrip("-").lower() == "pid")
+        elif arg == "-p" and nxt.endswith(".pid"):
+            add(nxt)
+        elif arg.endswith(".pid") and "/" in arg:
+            add(arg)
+        else:
+            for m in _PID_WORD.finditer(arg):
+                if "/" in m.group(1) or m.group(1).endswith(".pid"):
+                    add(m.group(1))
+    return found
+
+
+def remove_stale(path: str, owner_uid: int) -> Optional[str]:
+    """Remove the pidfile at path if it names a dead pid, and only if its directory is not
+    writable by others or the file is the program's user's (owner_uid): another user's file
+    in /tmp may be there to make root delete it. All through the directory's fd (no symlink
+    at the last step followed, the file unlinked is the file read). A line to log, or None
+    when there was nothing stale."""
+    directory, name = os.path.split(path)
+    try:
+        dfd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW |
+                      os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         dir_fd=dfd)
+        except OSError:
+            return None
+        try:
+            if os.fstat(fd).st_ino != st.st_ino:
+                return None
+            data = os.read(fd, pidfile_rules.MAX_SIZE + 1)
+        finally:
+            os.close(fd)
+        pid = pidfile_rules.parse(data)
+        if not isinstance(pid, int) or identity.alive(pid):
+            return None
+        dst = os.fstat(dfd)
+        if dst.st_mode & stat.S_IWOTH and st.st_uid != owner_uid:
+            return (f"stale pidfile {path} (pid {pid} is dead) left in place: its directory "
+                    f"is writable by others and the file is uid {st.st_uid}'s")
+        try:
+            if os.stat(name, dir_fd=dfd, follow_symlinks=False).st_ino != st.st_ino:
+                return None
+            os.unlink(name, dir_fd=dfd)
+        except OSError as e:
+            return f"stale pidfile {path} (pid {pid} is dead) cannot be removed: {e.strerror}"
+        return f"removed stale pidfile {path} (pid {pid} is dead)"
+    finally:
+        os.close(dfd)
+
+
+# One survivor of a launcher: its pid, parent, session, name and executable.
+Survivor = namedtuple("Survivor", "pid ppid sid name exe")
+
+
+def shells() -> frozenset:
+    """The login shells this system lists (/etc/shells), by real path: a shell left at the
+    launcher's exit is finishing the script, not the daemon."""
+    out = set()
+    try:
+        with open("/etc/shells") as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("/"):
+                    out.add(os.path.realpath(line))
+    except OSError:
+        pass
+    return frozenset(out)
+
+
+def guess_main(survivors: list, shell_paths: frozenset) -> list:
+    """The candidates for the daemon among what a launcher left, in the spirit of systemd's
+    GuessMainPID: the tops of the remaining trees (survivors whose parent is not one);
+    among several, those that are not shells, then those that lead a session. One
+    candidate is the daemon; more are unrelated daemons nobody can tell apart."""
+    pids = {s.pid for s in survivors}
+    tops = [s for s in survivors if s.ppid not in pids]
+    if len(tops) > 1:
+        tops = [t for t in tops if t.exe not in shell_paths] or tops
+    if len(tops) > 1:
+        tops = [t for t in tops if t.sid == t.pid] or tops
+    return tops
+
+
+def survivor(pid: int) -> Optional[Survivor]:
+    facts = procfs.stat(pid)
+    if facts is None or facts[0] in ("Z", "X"):
+        return None
+    try:
+        sid = os.getsid(pid)
+    except OSError:
+        return None
+    exe = procfs.exe(pid)
+    name = identity.snapshot(pid)
+    return Survivor(pid, facts[1], sid, name.name if name else facts[3],
+                    os.path.realpath(exe.removesuffix(" (deleted)")) if exe else None)
+
+
+class DirWatch:
+    """One inotify instance for the whole core: *.pid files created or written in watched
+    directories, reported to the processes that asked (subscribe/unsubscribe). One instance,
+    not one per program: the kernel allows 128 per user by default."""
+
+    def __init__(self, loop):
+        from inotify_simple import INotify
+        self.loop = loop
+        self.ino = INotify()
+        self.wds: dict[str, int] = {}          # directory -> watch descriptor
+        self.dirs: dict[int, str] = {}
+        self.subs: dict[str, set] = {}         # directory -> callbacks(path)
+        loop.add_reader(self.ino.fileno(), self._read)
+
+    def subscribe(self, directories, callback) -> list:
+        from inotify_simple import flags
+        taken = []
+        for d in directories:
+            if d not in self.wds:
+                try:
+                    wd = self.ino.add_watch(d, flags.CREATE | flags.MOVED_TO |
+                                            flags.CLOSE_WRITE | flags.MODIFY)
+                except OSError:
+                    continue        # no such directory (yet): nothing written there
+                self.wds[d] = wd
+                self.dirs[wd] = d
+            self.subs.setdefault(d, set()).add(callback)
+            taken.append(d)
+        return taken
+
+    def unsubscribe(self, directories, callback) -> None:
+        for d in directories:
+            subs = self.subs.get(d)
+            if subs is None:
+                continue
+            subs.discard(callback)
+            if not subs:
+                del self.subs[d]
+                wd = self.wds.pop(d, None)
+                if wd is not None:
+                    self.dirs.pop(wd, None)
+                    try:
+                        self.ino.rm_watch(wd)
+                    except OSError:
+                        pass
+
+    def _read(self) -> None:
+        for ev in self.ino.read(timeout=0):
+            d = self.dirs.get(ev.wd)
+            if d is None or not ev.name.endswith(".pid"):
+                continue
+            path = os.path.join(d, ev.name)
+            for cb in list(self.subs.get(d, ())):
+                cb(path)
+
+    def close(self) -> None:
+        self.loop.remove_reader(self.ino.fileno())
+        self.ino.close()

@@ -9,6 +9,7 @@ import asyncio
 import errno
 import os
 import re
+import shlex
 import signal
 import random
 import time
@@ -24,6 +25,7 @@ from wrapctl.core.logs import RotatingFile, strip_ansi
 from wrapctl.core.spawn import SpawnError, spawn
 from wrapctl.core.states import ProcessState, decode_wait_status
 from wrapctl.shims import identity, procfs
+from wrapctl.shims import pidfile as pidfile_rules
 
 READ_CHUNK = 65536
 # sendProcessStdin bytes the child has not read yet, per process: a request that would take
@@ -87,7 +89,15 @@ class Process:
         # through it, so a pid reused after the process exits is never signalled.
         self._sigfd: Optional[int] = None
         self._sigpid = 0
-        self._launcher_gone = False
+        self._launcher = 0              # the pid spawned for the current instance
+        self._launch_ticks: Optional[int] = None
+        # forking=auto: the pidfiles the command names (and pidfile=), each one's stamp at
+        # launch (unchanged since then: a leftover), and the *.pid files written since.
+        self._named: list[str] = []
+        self._stamps: dict = {}
+        self._written: list[str] = []
+        self._watching: list[str] = []
+        self._stop_task = None
         self.health_check = self._check("healthcheck")
         self.stdin = None
         self._stdin_pending = bytearray()   # what write_stdin queued; flushed by a writer
@@ -108,6 +118,19 @@ class Process:
         if not spec:
             return None
         return ready.parse(spec, pidfile=self.config.extra_get("pidfile"))
+
+    @property
+    def _restart_when_stopped(self) -> bool:
+        return self.machine.restart_when_stopped
+
+    @_restart_when_stopped.setter
+    def _restart_when_stopped(self, value: bool) -> None:
+        self.machine.restart_when_stopped = value
+
+    def fork_note(self) -> Optional[str]:
+        """"forked; pid from /run/x.pid" while a daemon found by the fork rule runs."""
+        how = self.machine.forked_how
+        return f"forked; {how}" if how and self.machine.pid else None
 
     def _float(self, option: str, default: float) -> float:
         raw = self.config.extra_get(option)
@@ -220,41 +243,37 @@ class Process:
 
     # ---- outcomes (from the loop) --------------------------------------------------
     def reaped(self, sts: int, pid: int = 0) -> None:
-        f = self.follower
-        if f is not None and pid and pid != self.machine.pid:
-            # The launcher of a forking daemon we already follow: its exit is no news.
+        mc = self.machine
+        if pid and pid != mc.pid:
+            # The launcher of a daemon already found: its exit is no news.
             self.sup.log("debug", f"{self.name}: launcher {pid} exited ({sts})")
             self._release_popen(pid, sts)
             return
-        if f is not None and pid == f.launcher and not f.daemon and sts == 0 \
-                and not self.machine.not_ready_reason:
-            # (Refused or timed out already: its exit ends the failed start, even an
-            # exit 0 that raced the kill.)
-            v = f.verdict()
-            if self.cgroup is not None and v.pid is None and v.refusal is None \
-                    and not self._members(0):
-                # Nothing is left that could write the pidfile (nut's upsd with MODE=none
-                # says "disabled" and exits 0): a failed start now, not after ready_timeout.
-                # Only a cgroup says so exactly: by parentage, a daemon that cleared its
-                # environment and left the session would be missed.
-                self.sup.log("info", f"{self.name}: launcher {pid} exited 0 and left no "
-                                     f"process: no daemon to wait for in {f.path}")
-                self._main_exited(sts)
-                return
-            # A forking COMMAND exits 0 once it has daemonized: wait for its pidfile.
-            self._launcher_gone = True
-            self.sup.log("debug", f"{self.name}: launcher {pid} exited 0; waiting for "
-                                  f"{f.path}")
+        status, message = decode_wait_status(sts)
+        if mc.in_fork_window(status):
             self._release_popen(pid, sts)
-            f.poke()
+            left = self._survivors()
+            # pidfile= without a cgroup: a daemon that cleared its environment and left the
+            # session would be missed by parentage; only a cgroup says "nothing left".
+            f = self.follower
+            known = bool(left) or (f is not None and (
+                self.cgroup is None or self._pidfile_decided(f)))
+            self._apply(mc.launcher_exited(status, message, time.time(), known))
             return
+        f = self.follower
         if f is not None and f.daemon and pid == f.daemon:
             v = f.verdict(keep_pidfd=True)
             if v.pid is not None and v.pid != pid:
-                self._follow(v.pid, "the pidfile moved on", v.pidfd)   # nginx's USR2 upgrade
+                self._follow(v.pid, "the pidfile moved on", v.pidfd, moved=True)  # nginx USR2
                 return
             self._not_followed(v)
         self._main_exited(sts)
+
+    @staticmethod
+    def _pidfile_decided(f) -> bool:
+        """The pidfile already names a pid (to follow, or to refuse with its reason)."""
+        v = f.verdict()
+        return v.pid is not None or v.refusal is not None
 
     def _main_exited(self, sts: int) -> None:
         if self.popen is not None:
@@ -271,7 +290,7 @@ class Process:
         self._drain()
         self._close_pipes()
         self._forget()
-        self._launcher_gone = False
+        self._unwatch()
         if self.follower is not None:
             self.follower.daemon = 0
         self._apply(self.machine.exited(status, message, time.time(),
@@ -283,15 +302,32 @@ class Process:
             self.popen.returncode = sts
             self.popen = None
 
-    def _follow(self, pid: int, why: str, pidfd: Optional[int]) -> None:
-        """Make `pid` the main process (found in the pidfile and accepted with `pidfd`,
-        which this takes over)."""
+    def _follow(self, pid: int, how: str, pidfd: Optional[int], moved: bool = False) -> None:
+        """Make `pid` the main process (found `how`, accepted with `pidfd`, which this
+        takes over; None: a pidfd is opened now)."""
         f = self.follower
-        f.daemon = pid
+        if f is not None:
+            f.daemon = pid
+        if pidfd is None:
+            pidfd, _ = forking.open_pidfd(pid)
         g, sid = tree.ids(pid)
         self.groups |= g
         self.sessions |= sid
-        self._apply(self.machine.moved(pid, why))
+        old = self.machine.pid
+        self._apply(self.machine.moved(pid, how) if moved else
+                    self.machine.forked(pid, how, time.time()))
+        if self.machine.pid != pid:
+            if pidfd is not None:
+                os.close(pidfd)
+            return
+        if old == pid and self._sigpid == pid:
+            if pidfd is not None:
+                os.close(pidfd)     # the same daemon, found again another way
+            return
+        if self._pidfd is not None:     # the watch of the pid that was main before
+            self.sup.loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
         self._take_sigfd(pid, pidfd)
         facts = procfs.stat(pid)
         if facts is not None and facts[1] == os.getpid():
@@ -299,6 +335,144 @@ class Process:
         else:
             self._watch_pidfd(pid)
         self._keep(pid)
+
+    # ---- forking=auto: finding the daemon a launcher left ---------------------------
+    def _survivors(self) -> list:
+        """Live processes of the instance whose main pid has just exited: its cgroup's
+        members; without one, its tree (marker, process group, session) and the core's
+        orphans that are the instance's by elimination (forking.belongs)."""
+        if self.cgroup is not None:
+            return tree.alive(cgroups.members(self.cgroup))
+        found = {p.pid: p for p in self._members(0)}
+        for pid in tree.direct_children(os.getpid()):
+            if pid in found or pid in self.sup.pids:
+                continue
+            snap = identity.snapshot(pid)
+            if snap is None or snap.zombie or self._launch_ticks is None or \
+                    snap.create_time < self._launch_ticks:
+                continue        # not started by this launch (the fd holder, another's)
+            if self._claim(pid, snap) is not None:
+                continue
+            for p in tree.alive([pid] + tree.descendants(pid)):
+                found.setdefault(p.pid, p)
+        return list(found.values())
+
+    def _find_main(self) -> None:
+        """machine.FindMain: a pidfile's pid, else the one tree's top, else refuse."""
+        f = self.follower
+        if f is not None:
+            v = f.verdict(keep_pidfd=True)
+            if v.pid is not None:
+                self._follow(v.pid, f"pid from {f.path}", v.pidfd)
+                return
+            v.close()
+            reading = pidfile_rules.read(f.path, os.geteuid())
+            if reading.stamp is None or reading.stamp != f.stale or \
+                    not self.machine.forking_auto:
+                # Not written yet: the daemon writes it (_await_start waits, up to
+                # ready_timeout).
+                f.poke()
+                return
+            # Stale (unchanged since before the launch): never wait on it.
+            self.sup.log("info", f"{self.name}: pidfile {f.path} is stale; the daemon is "
+                                 "taken from the process tree")
+        if self._from_pidfiles():
+            return
+        left = [s for s in (forking.survivor(p.pid) for p in self._survivors()) if s]
+        tops = forking.guess_main(left, forking.shells())
+        if len(tops) == 1:
+            self._follow(tops[0].pid, "the process tree's top", None)
+            if f is not None:
+                self._gate_without_pidfile()
+            return
+        if not tops:
+            line = f"{self.name}: its launcher exited and what it left has exited too"
+        else:
+            names = ", ".join(f"{t.pid} ({t.name})" for t in tops)
+            line = (f"{self.name}: cannot tell the daemon among {len(tops)} unrelated "
+                    f"processes its command left: {names}; killing them (set pidfile= to "
+                    "name the daemon, or forking=off)")
+        self._apply(self.machine.fork_refused(line, time.time()))
+
+    def _from_pidfiles(self) -> bool:
+        """The first pidfile the command named or wrote since the launch that names one of
+        the instance's processes: followed. A pidfile unchanged since the launch is a
+        leftover and never waited for."""
+        f = self.follower
+        for path in self._named + [p for p in self._written if p not in self._named]:
+            if f is not None and path == f.path:
+                continue
+            v = forking.judge_pidfile(path, self._launch_ticks, None, self._claim,
+                                      self._stamps.get(path))
+            if v.pid is not None:
+                self._follow(v.pid, f"pid from {path}", v.pidfd)
+                return True
+            if v.refusal is not None:
+                self.sup.log("warn", f"{self.name}: {v.refusal}; not followed")
+        return False
+
+    def _pidfile_written(self, path: str) -> None:
+        """inotify: a *.pid file was created or written in a watched directory."""
+        if path not in self._written:
+            self._written.append(path)
+        mc = self.machine
+        if mc.state != ProcessState.STARTING or not mc.forked_how or \
+                mc.forked_how == f"pid from {path}":
+            return
+        # Found from the tree: the pidfile the daemon writes now names it for sure.
+        self._from_pidfiles()
+
+    def _watch_dirs(self) -> None:
+        dirs = {os.path.dirname(p) for p in self._named}
+        if os.path.isdir("/run"):
+            dirs.add("/run")
+        watch = self.sup.dirwatch
+        if watch is None:
+            try:
+                watch = self.sup.dirwatch = forking.DirWatch(self.sup.loop)
+            except OSError as e:
+                self.sup.log("warn", f"no inotify for pidfiles ({e.strerror}): only the "
+                                     "pidfiles a command names are read")
+                return
+        self._watching = watch.subscribe(sorted(dirs), self._pidfile_written)
+
+    def _unwatch(self) -> None:
+        if self._watching and self.sup.dirwatch is not None:
+            self.sup.dirwatch.unsubscribe(self._watching, self._pidfile_written)
+        self._watching = []
+
+    def _gate_without_pidfile(self) -> None:
+        """pidfile= was stale and the daemon came from the tree: the start no longer waits
+        for the pidfile, only for ready= if there is one."""
+        if self._ready_task is not None and not self._ready_task.done():
+            self._ready_task.cancel()
+        self._ready_task = None
+        if self.ready_check is not None:
+            self._ready_task = self.sup.loop.create_task(
+                self._await_start(self.serial, with_pidfile=False))
+        else:
+            self._apply(self.machine.ready(time.time(), self.machine.forked_how))
+
+    def _run_stop_command(self) -> None:
+        import shlex
+        mc = self.machine
+        try:
+            argv = shlex.split(mc.stopcommand)
+        except ValueError as e:
+            self.sup.log("warn", f"{self.name}: stopcommand cannot be parsed ({e})")
+            self._apply(mc.stop_command_done(127, time.time()))
+            return
+        run = getattr(self.sup, "run_helper", None) or self.sup.run_command
+
+        async def go() -> None:
+            try:
+                rc = await run(argv)
+            except OSError as e:
+                self.sup.log("warn", f"{self.name}: stopcommand failed: {e}")
+                rc = 127
+            self._stop_task = None
+            self._apply(mc.stop_command_done(rc, time.time()))
+        self._stop_task = self.sup.loop.create_task(go())
 
     def _not_followed(self, v) -> None:
         v.close()
@@ -313,7 +487,7 @@ class Process:
             if p is not self:
                 foreign |= p.groups | p.sessions
         return forking.belongs(pid, snap, forking.Instance(
-            self.cgroup, self.marker, f.launcher if f is not None else 0,
+            self.cgroup, self.marker, f.launcher if f is not None else self._launcher,
             frozenset(self.groups), frozenset(self.sessions), self._held_elsewhere(),
             frozenset(foreign)))
 
@@ -365,6 +539,16 @@ class Process:
             elif isinstance(e, m.StateChange):
                 self._on_state(e.new)
                 self.sup.state_changed(self, e.old, e.new, e.expected)
+            elif isinstance(e, m.FindMain):
+                self._find_main()
+            elif isinstance(e, m.KillTree):
+                tree.signal_all(self._survivors(), e.sig)
+            elif isinstance(e, m.Finish):
+                if self.popen is not None:
+                    self._release_popen(self.popen.pid, 0)
+                self._finish(e.status, e.message)
+            elif isinstance(e, m.RunStopCommand):
+                self._run_stop_command()
 
     # ---- readiness and health ------------------------------------------------------
     def _on_state(self, new: ProcessState) -> None:
@@ -372,9 +556,8 @@ class Process:
             self._health_task = self.sup.loop.create_task(self._watch_health(self.pid))
         elif new not in (ProcessState.RUNNING, ProcessState.STARTING):
             self._cancel_tasks()
-        if new == ProcessState.STOPPED and self._restart_when_stopped:
-            self._restart_when_stopped = False
-            self.sup.loop.call_soon(self.start)
+        if new != ProcessState.STARTING:
+            self._unwatch()
 
     def _cancel_tasks(self) -> None:
         for t in (self._ready_task, self._health_task):
@@ -391,10 +574,10 @@ class Process:
                 lambda: self.sup.log("debug", f"{self.name}: listen() seen, probing "
                                               f"{check.describe()}"))
 
-    async def _await_start(self, serial: int) -> None:
+    async def _await_start(self, serial: int, with_pidfile: bool = True) -> None:
         """STARTING until the forking daemon is found (pidfile=) and the ready= check
         passes; RUNNING then, or a failed start after ready_timeout."""
-        check, f = self.ready_check, self.follower
+        check, f = self.ready_check, (self.follower if with_pidfile else None)
         what = check.describe() if check is not None else f"pidfile {f.path}"
         timeout = self._float("ready_timeout", 60.0)
 
@@ -407,7 +590,7 @@ class Process:
                 if v.refusal is not None:
                     return v.refusal
                 if current():
-                    self._follow(v.pid, "named by its pidfile", v.pidfd)
+                    self._follow(v.pid, f"pid from {f.path}", v.pidfd)
                 else:
                     v.close()
             if check is not None:
@@ -465,10 +648,8 @@ class Process:
             ok = await ready.probe_once(check, interval, self.sup.run_command)
             failures = 0 if ok else failures + 1
             if failures >= limit and self.pid == pid:
-                self.sup.log("warn", f"healthcheck of {self.name} failed {failures} times "
-                                     f"({check.describe()}): restarting")
-                self._restart_when_stopped = True
-                self.stop()
+                self._apply(self.machine.unhealthy(
+                    f"{failures} times, {check.describe()}", time.time()))
                 return
 
     def _spawn(self) -> None:
@@ -480,13 +661,14 @@ class Process:
             rundirs.make(self.run_dirs, self.config.uid)
             groups = self.sup.cgroups if self.killtree else None
             self.cgroup = groups.enter(self.key) if groups is not None else None
-            if self.follower is not None:
-                self.follower.launching()
+            self._before_launch()
             popen = spawn(self.config, self.sup.serverurl, self.marker)
         except (SpawnError, OSError) as e:
             self._apply(self.machine.spawn_failed(str(e), time.time()))
             return
         self.popen = popen
+        self._launcher = popen.pid
+        self._launch_ticks = identity.start_ticks(popen.pid)
         self.groups, self.sessions = {popen.pid}, set()     # process_group=0: pgid == pid
         self.sup.register_pid(popen.pid, self)
         if self.follower is not None:
@@ -496,6 +678,34 @@ class Process:
         self._attach_pipes(popen.stdin, popen.stdout, popen.stderr)
         self._apply(self.machine.spawned(popen.pid, time.time()))
         self._keep(popen.pid)
+
+    def _before_launch(self) -> None:
+        """Stale pidfiles go (forking.remove_stale); what each known pidfile holds now is a
+        leftover; *.pid files written from now on are watched (forking=auto, startsecs>0:
+        the daemon is looked for only in that window)."""
+        mc = self.machine
+        named = []
+        if mc.forking_auto or mc.has_pidfile:
+            try:
+                named = forking.named_pidfiles(shlex.split(self.config.command),
+                                               self.config.directory)
+            except ValueError:
+                named = []
+            if self.follower is not None and self.follower.path not in named:
+                named.insert(0, self.follower.path)
+        owner = self.config.uid if self.config.uid is not None else os.geteuid()
+        for path in named:
+            line = forking.remove_stale(path, owner)
+            if line is not None:
+                self.sup.log("info", f"{self.name}: {line}")
+        self._named = named
+        self._stamps = {p: pidfile_rules.read(p, os.geteuid()).stamp for p in named}
+        self._written = []
+        if self.follower is not None:
+            self.follower.launching()
+        self._unwatch()
+        if mc.forking_auto and self.config.startsecs > 0:
+            self._watch_dirs()
 
     def _attach_pipes(self, stdin, stdout, stderr) -> None:
         self.stdin = stdin
@@ -797,13 +1007,6 @@ class Process:
             self._apply(self.machine.leftovers_gone(time.time()))
 
     def _kill(self, e: m.Kill) -> None:
-        f = self.follower
-        if f is not None and self._launcher_gone and not f.daemon and e.pid == f.launcher:
-            # Stopped between the launcher's exit and the pidfile: nobody to wait for; the
-            # tree (whatever the launcher left) is killed and the process is stopped.
-            tree.signal_all(self.tree(), signal.SIGKILL)
-            self._main_exited(signal.SIGKILL)
-            return
         if self.killtree and e.sig == signal.SIGKILL:
             # After stopwaitsecs: the whole tree, setsid() descendants included.
             tree.signal_all([p for p in self.tree() if p.pid != e.pid], signal.SIGKILL)

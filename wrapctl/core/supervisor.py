@@ -85,6 +85,7 @@ class Supervisor:
         self.waiting: dict[str, tuple[Process, bool]] = {}   # key -> (process, autostart?)
         self.keeper = None          # keeper.Keeper when re-attachment is on
         self.cgroups = None         # cgroups.Cgroups where the daemon may create groups
+        self.dirwatch = None        # forking.DirWatch: *.pid files written (forking=auto)
 
     # ---- logging & notification ------------------------------------------------------
     def log(self, level: str, message: str) -> None:
@@ -404,6 +405,9 @@ class Supervisor:
         for g in self.groups.values():
             for p in g.processes.values():
                 p.close()
+        if self.dirwatch is not None:
+            self.dirwatch.close()
+            self.dirwatch = None
 
     def reopen_logs(self) -> None:
         for p in self.all_processes():

@@ -497,6 +497,10 @@ class SupervisorAPI:
         info = proc.info(now)
         waiting = self._sup.waiting_description(proc)
         info["description"] = waiting if waiting else describe(info)
+        note = proc.fork_note() if info["state"] == S.RUNNING else None
+        if note and not waiting:
+            # After supervisord's "pid N, uptime H:MM:SS", which supervisorctl parses.
+            info["description"] += f" ({note})"
         return info
 
     def getAllProcessInfo(self):
