@@ -249,6 +249,7 @@ def nginx_conf(root, port):
     temps = "\n".join(f"    {k}_temp_path {root}/{k};"
                       for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     user = "user root;" if os.geteuid() == 0 else ""
+    os.makedirs(root, exist_ok=True)
     path = os.path.join(root, "nginx.conf")
     with open(path, "w") as f:
         f.write(f"""{user}
@@ -331,6 +332,7 @@ def redis(root):
             continue
         out.append(line)
     out += [f"{k} {v}" for k, v in moved.items()]
+    os.makedirs(root, exist_ok=True)
     path = os.path.join(root, "redis.conf")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
@@ -382,6 +384,7 @@ DocumentRoot {www}
 def php_fpm(root):
     port = free_port()
     root = str(root)
+    os.makedirs(root, exist_ok=True)
     path = os.path.join(root, "php-fpm.conf")
     with open(path, "w") as f:
         f.write(f"""[global]
@@ -479,6 +482,7 @@ while True:
 
 
 def _script(root, name, code):
+    os.makedirs(str(root), exist_ok=True)
     path = os.path.join(str(root), name)
     with open(path, "w") as f:
         f.write(code)
