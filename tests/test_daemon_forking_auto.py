@@ -197,3 +197,34 @@ def test_stale_pidfile_in_a_shared_dir_is_left_and_does_not_block(wrapctld, shar
     assert open(pidfile).read() == f"{dead.pid}\n"    # left in place
     assert d.log_matches(f"stale pidfile {pidfile} .* left in place")
     assert d.log_matches(f"pidfile {pidfile} is stale")
+
+
+def test_stop_runs_the_stop_command_then_waits_for_the_daemon(wrapctld, tmp_path):
+    port = free_port()
+    ran = tmp_path / "stop-ran"
+    stopper = tmp_path / "stopper.py"
+    stopper.write_text(
+        "import os, signal, socket\n"
+        f"c = socket.create_connection(('127.0.0.1', {port}))\n"
+        "pid = int(c.makefile().readline())\n"
+        f"open({str(ran)!r}, 'w').write(str(pid))\n"
+        "os.kill(pid, signal.SIGTERM)\n")
+    d = wrapctld(f"[program:df]\ncommand={sys.executable} {FORKLISTEN} {port}\n"
+                 f"stopcommand={sys.executable} {stopper}\nstopwaitsecs=60\n")
+    info = running_forked(d, "df")
+    d.rpc().stopProcess("df")           # returns once STOPPED: long before stopwaitsecs
+    assert ran.read_text() == str(info["pid"])
+    assert not alive(info["pid"])
+    assert d.info("df")["statename"] == "STOPPED"
+    assert "SIGKILL" not in d.mainlog_text()
+
+
+def test_a_bad_forking_value_is_one_config_line(tmp_path):
+    conf = tmp_path / "s.conf"
+    conf.write_text("[supervisord]\n[program:x]\ncommand=/bin/true\nforking=maybe\n")
+    r = subprocess.run([sys.executable, "-m", "wrapctl", "daemon", "-n", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "forking" in lines[0] and "'maybe' is not auto or off" in lines[0]
+    assert f"{conf}:4" in lines[0]

@@ -579,3 +579,9 @@ def test_a_failed_stop_command_falls_back_to_the_stop_signal():
     eff = pm.stop_command_done(1, 20.5)
     assert kinds(eff, m.Kill) == [m.Kill(10, signal.SIGTERM, False)]
     assert pm.state == S.STOPPING
+
+
+def test_architecture_doc_prints_the_current_table():
+    import os
+    doc = os.path.join(os.path.dirname(__file__), "..", "docs", "architecture.md")
+    assert m.table_text() in open(doc).read()

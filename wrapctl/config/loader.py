@@ -45,6 +45,13 @@ def _nonempty(v: str) -> str:
     return v.strip()
 
 
+def _forking(v: str) -> str:
+    value = v.strip().lower()
+    if value not in ("auto", "off"):
+        raise ValueError(f"{v.strip()!r} is not auto or off")
+    return value
+
+
 def _depends_on(v: str) -> str:
     names = [n for n in v.replace(",", " ").split()]
     if not names:
@@ -67,6 +74,7 @@ WRAPCTL_PROGRAM_OPTIONS: dict[str, Callable[[str], str]] = {
     "healthcheck_failures": lambda v: (V.integer(v, minimum=1), v.strip())[1],
     "backoff_max": lambda v: (V.number(v), v.strip())[1],
     "killtree": lambda v: (V.boolean(v), v.strip())[1],
+    "forking": _forking,
     "exe": _nonempty,
     "run_dirs": lambda v: (rundirs.parse(v), v.strip())[1],
 }
