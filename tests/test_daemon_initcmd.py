@@ -111,5 +111,8 @@ def test_script_without_recipe_is_followed_by_its_pidfile(wrapctld, tmp_path):
         d.rpc().stopProcess("toyd")
         wait_for(lambda: not any(alive(x) for x in seen), deadline=15, what="no toyd left")
         assert not toyd_answers(port)
+        # stopped by the script's stop action (stopcommand=), which removes the pidfile
+        # once the daemon is gone; a stop signal alone would leave it
+        wait_for(lambda: not pidfile.exists(), deadline=10, what="the stop action's cleanup")
     finally:
         kill_left(seen)
