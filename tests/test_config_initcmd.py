@@ -186,6 +186,21 @@ def test_no_recipe_explicit_options_win(tmp_path, extra, pidfile, stopcommand, s
         assert p.stopwaitsecs == 3
 
 
+def test_lsb_library_script_is_kept_off_systemctl(tmp_path):
+    # /lib/lsb/init-functions hands `X start` to systemctl on a systemd host unless told
+    text = toyd_script(tmp_path).replace("PATH=", ". /lib/lsb/init-functions\nPATH=", 1)
+    script = initd(tmp_path, "toyd", text)
+    cfg = load(tmp_path, f"[program:a]\ncommand={script} start\n"
+                         f"[program:b]\ncommand={script} start\nenvironment=A=1,\n")
+    for name, env in (("a", {}), ("b", {"A": "1"})):
+        p = proc(cfg, name)
+        assert p.env == {**env, "SYSTEMCTL_SKIP_REDIRECT": "true"}
+        assert p.stopcommand == f"env SYSTEMCTL_SKIP_REDIRECT=true {script} stop"
+    plain = initd(tmp_path, "plain", toyd_script(tmp_path, name="plain"))
+    p = proc(load(tmp_path, f"[program:c]\ncommand={plain} start\n"), "c")
+    assert p.env == {} and p.stopcommand == f"{plain} stop"
+
+
 # -- service and invoke-rc.d ------------------------------------------------------------------
 
 def test_service_form_finds_the_script_in_the_initd_dir(tmp_path):

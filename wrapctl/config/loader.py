@@ -309,6 +309,13 @@ class Loader:
             if res.command is not None:
                 sect.options["command"] = Option("command", res.command.replace("%", "%%"),
                                                  opt.file, opt.line)
+            if res.environment:
+                env = ",".join(f'{k}="{v}"' for k, v in res.environment.items())
+                old = sect.options.get("environment")
+                mine = old.value.strip().rstrip(",") if old else ""
+                sect.options["environment"] = (
+                    Option("environment", f"{mine},{env}", old.file, old.line)
+                    if mine else Option("environment", env, opt.file, opt.line))
             self._warn(where, res.warning)
 
     def _check_sections(self) -> None:
