@@ -56,9 +56,11 @@ TICK = 0.005
 
 
 def _new_master(case, old):
-    """The new master's pid once it holds the port, is nginx and answers; else None."""
+    """The new master's pid once it holds the port, is nginx and answers; else None.
+    old: the killed master and its workers (a last old worker holding the port alone looks
+    like a master)."""
     owner = case.owner()
-    if owner and owner != old and fs.exe(owner) == case.exe and case.answers():
+    if owner and owner not in old and fs.exe(owner) == case.exe and case.answers():
         return owner
     return None
 
@@ -72,13 +74,14 @@ def one_kill(d, case, cap):
     """Kill the current master; (port_s, running_s), either None when not reached in cap."""
     old = case.owner()
     assert old and fs.exe(old) == case.exe, f"no nginx master on port {case.port}"
+    family = fs.descendants(old) | fs.holders(case.port)
     t0 = time.monotonic()
     os.kill(old, 9)
     port_s = running_s = None
     new = None
     while time.monotonic() - t0 < cap:
         if new is None:
-            new = _new_master(case, old)
+            new = _new_master(case, family)
             if new is not None:
                 port_s = time.monotonic() - t0
         if new is not None and _running_on(d, new):
@@ -115,6 +118,13 @@ def run_wrapctl(program, repeats, cap, keep=False):
             port_s, running_s = one_kill(d, case, cap)
             samples.append({"port_s": port_s, "running_s": running_s})
             if running_s is None:
+                info = d.info("x")
+                samples[-1]["miss"] = {
+                    "state": f"{info['statename']} pid={info['pid']} {info['description']}",
+                    "port_owner": case.owner(), "log_tail": d.mainlog_text()[-3000:]}
+                print(f"{case.name}: not RUNNING on the new master within {cap:g} s: "
+                      f"{samples[-1]['miss']['state']}, port owner "
+                      f"{samples[-1]['miss']['port_owner']}", file=sys.stderr)
                 break
             wait_running_on_owner(d, case)
     finally:
@@ -247,7 +257,8 @@ def main(argv=None) -> int:
             brief = {k: v for k, v in res[program][kind].items() if k != "samples"}
             print(f"{program}, {kind} ({time.monotonic() - t:.0f} s): {json.dumps(brief)}",
                   flush=True)
-    print(table(res))
+    if table(res).count("\n") > 1:
+        print(table(res))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)
