@@ -585,3 +585,16 @@ def test_architecture_doc_prints_the_current_table():
     import os
     doc = os.path.join(os.path.dirname(__file__), "..", "docs", "architecture.md")
     assert m.table_text() in open(doc).read()
+
+
+def test_pidfile_alone_is_running_startsecs_after_the_launch():
+    pm = forking_starting(pidfile="/run/d.pid")         # startsecs=5, launched at 100
+    eff = pm.ready(101.0, "pidfile /run/d.pid")
+    assert not states(eff) and m.Timer(105.0) in eff
+    eff = pm.timer(105.0)
+    assert states(eff) == [(S.STARTING, S.RUNNING)]
+    assert m.Log("info", "success: p entered RUNNING state, ready (pidfile /run/d.pid)") in eff
+    pm = forking_starting(pidfile="/run/d.pid")
+    pm.ready(101.0, "pidfile /run/d.pid")
+    pm.exited(0, "exit status 0", 102.0)                # found, then died: a failed start
+    assert pm.state == S.BACKOFF

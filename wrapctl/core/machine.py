@@ -248,6 +248,9 @@ class ProcessMachine:
         # ready= (wrapctl-only): RUNNING when the readiness check passes, not after startsecs;
         # dying before that is a failed start, whatever the time.
         self.needs_ready = bool(_option(config, "ready") or _option(config, "pidfile"))
+        # pidfile= without ready=: RUNNING once the daemon is found and startsecs have passed
+        self.pidfile_only = bool(_option(config, "pidfile")) and not _option(config, "ready")
+        self.ready_how: Optional[str] = None    # found before startsecs had passed
         self.not_ready_reason: Optional[str] = None
         self.restart_pending = False    # an autorestart waiting (crash-loop pace, leftovers)
         self.restart_at: Optional[float] = None    # when the crash-loop pace allows it
@@ -437,6 +440,7 @@ class ProcessMachine:
         self.handed_over = True
         self.awaiting_main = False
         self.forked_how = None
+        self.ready_how = None
         self._emit(Log("info", f"spawned: '{self.name}' with pid {pid}"))
         self.delay = self.laststart + self.config.startsecs
         if self.needs_ready:
@@ -459,11 +463,20 @@ class ProcessMachine:
     def ready(self, now: float, how: str) -> list[Effect]:
         """The readiness check passed."""
         if self.state == S.STARTING and self.pid and not self.not_ready_reason:
-            self.delay = 0
-            self.backoff = 0
-            self._change(S.RUNNING, now)
-            self._emit(Log("info", f"success: {self.name} entered RUNNING state, ready ({how})"))
+            if self.pidfile_only and now < self.delay:
+                # pidfile= alone: the daemon found, RUNNING still startsecs after the launch
+                # (a daemon that writes its pidfile and dies at once has failed to start).
+                self.ready_how = how
+                self._arm(self.delay)
+                return self._take()
+            self._ready_now(now, how)
         return self._take()
+
+    def _ready_now(self, now: float, how: str) -> None:
+        self.delay = 0
+        self.backoff = 0
+        self._change(S.RUNNING, now)
+        self._emit(Log("info", f"success: {self.name} entered RUNNING state, ready ({how})"))
 
     def moved(self, pid: int, why: str) -> list[Effect]:
         """The main pid is now `pid` (the daemon's pidfile moved on: nginx's USR2)."""
@@ -658,8 +671,11 @@ class ProcessMachine:
                 return self._take()     # leftovers_gone() starts it
             self.restart_pending = False
             return self._take() + (self._auto_start(now) if self.may_autostart else [])
-        if self.state == S.STARTING and self.pid and not self.needs_ready and now >= self.delay:
-            self._enter_running(now)
+        if self.state == S.STARTING and self.pid and now >= self.delay:
+            if not self.needs_ready:
+                self._enter_running(now)
+            elif self.ready_how is not None:
+                self._ready_now(now, self.ready_how)
         elif self.state == S.BACKOFF:
             self._after_backoff(now)
         elif self.state == S.STOPPING and now >= self.delay:
