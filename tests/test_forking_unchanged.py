@@ -2,15 +2,19 @@
 
 Each case is the [program:x] an operator already has (`/etc/init.d/nginx start`, `service
 nginx start`, plain nginx, redis-server with Debian's `daemonize yes`, `apachectl start`,
-php-fpm without -F, a Python daemon that double-forks with no pidfile): no pidfile=, no
-recipe=. Under `wrapctl daemon` the program must be RUNNING on the daemon's own pid (the pid
-that holds the listening port, its executable the daemon's), come back on a new pid that
-answers after kill -9, and leave no process after stop and after shutdown. Under real
-supervisord 4.3, the same lines show what it does: "Exited too quickly" while the daemon
-runs on as an orphan it does not know (reaped here by port and temp path, never by name).
+php-fpm without -F, a Python daemon that double-forks with no pidfile, an init script no
+recipe knows): no pidfile=, no recipe=. Under `wrapctl daemon` the program must be RUNNING
+on the daemon's own pid (the pid that holds the listening port, its executable the
+daemon's), say it forked when it did, come back on a new pid that answers after kill -9,
+and leave no process after stop and after shutdown. Under real supervisord 4.3, the same
+lines show what it does: "Exited too quickly" while the daemon runs on as an orphan it does
+not know (reaped here by port and temp path, never by name). Then: two daemons left
+(refused), forking=off (supervisord's behaviour), a stale pidfile.
 
-Daemons are identified by facts: the pids holding the case's port (forking_support.holders)
-and /proc/PID/exe.
+`service nginx start` runs with the supervisor in a private mount namespace where the
+fixture's init.d dir is mounted on /etc/init.d (service(8) looks nowhere else); it needs root
+and `unshare -m`, else it is skipped. Daemons are identified by facts: the pids holding the
+case's port (forking_support.holders) and /proc/PID/exe.
 """
 import os
 import re
@@ -129,6 +133,8 @@ def wrapctl_lifecycle(lab, case, check_pidfile=""):
         # (the "spawned" line is logged a little after the launch the timer counts from).
         assert "fork" in info["description"].lower(), \
             f"description does not say it forked: {info['description']!r}"
+        status = d.wrapctl("status", "x").stdout
+        assert "fork" in status.lower(), f"status does not say it forked: {status!r}"
         launched = d.log_matches(r"spawned: 'x' with pid")[0][0]
         running = d.log_matches(r"x entered RUNNING state")[0]
         assert log_seconds(running[0]) - log_seconds(launched) >= 0.9, \
