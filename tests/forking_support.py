@@ -146,29 +146,42 @@ def environ_has(pid, text):
         return False
 
 
+def _left(root, ports):
+    me = os.getpid()
+    found = set()
+    for port in ports:
+        found |= holders(port)
+    for d in os.listdir("/proc"):
+        if d.isdigit() and alive(int(d)):
+            if root in cmdline(int(d)) or environ_has(int(d), root):
+                found.add(int(d))
+    found.discard(me)
+    return found
+
+
 def reap(root, ports):
     """SIGKILL what a run left: processes holding one of ports, or naming root in their
-    command line or environment (a daemon supervisord orphaned, or one a failed test left).
-    Returns the pids killed."""
-    me = os.getpid()
+    command line or environment (a daemon supervisord orphaned, or one a failed test left;
+    php-fpm's workers clear their environment, nginx's master rewrites its own). Each round
+    stops them all before killing any (a master would fork a new worker for each one killed)
+    and looks again. Returns the pids killed."""
     root = str(root)
-    victims = set()
-    for port in ports:
-        victims |= holders(port)
-    for d in os.listdir("/proc"):
-        if d.isdigit() and int(d) != me and alive(int(d)):
-            if root in cmdline(int(d)) or environ_has(int(d), root):
-                victims.add(int(d))
-    victims.discard(me)
-    for p in victims:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except OSError:
-            pass
-    end = time.monotonic() + 10
-    while any(alive(p) for p in victims) and time.monotonic() < end:
-        time.sleep(0.02)
-    return victims
+    killed = set()
+    for _ in range(10):
+        victims = _left(root, ports)
+        if not victims:
+            break
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for p in victims:
+                try:
+                    os.kill(p, sig)
+                except OSError:
+                    pass
+        killed |= victims
+        end = time.monotonic() + 10
+        while any(alive(p) for p in victims) and time.monotonic() < end:
+            time.sleep(0.02)
+    return killed
 
 
 # ---- probes: does the daemon answer on its port ---------------------------------------------
