@@ -58,7 +58,7 @@ class ScriptInfo:
     sourced: list[str] = field(default_factory=list)
     instance_loop: str = ""         # the glob a start loop iterates, when it does
     run_dirs: list[str] = field(default_factory=list)   # mkdir'd by the start action
-    # The start action's mkdir/install -d of volatile dirs (/run, /var/run) and the chown/
+    # The start action's mkdir/install -d of directories (any absolute path) and the chown/
     # chmod of them, expanded, mkdir made idempotent: what a wrapper must redo at each start.
     run_setup: list[list[str]] = field(default_factory=list)
     disabled: str = ""              # where and why the start exits 0 before the daemon
@@ -479,7 +479,7 @@ class _Reader:
 
     def run_setup(self, cmds: list[Command]) -> None:
         """info.run_dirs: what the start action mkdirs; info.run_setup: those commands for
-        volatile dirs, and the chown/chmod of them."""
+        absolute paths, and the chown/chmod of them."""
         made: list[list[str]] = []
         owned: list[list[str]] = []
         dirs: list[str] = []
@@ -494,9 +494,11 @@ class _Reader:
                 continue
             targets = [x for x in w[1:] if not x.startswith("-")]
             if w[0] == "mkdir" or (w[0] == "install" and "-d" in w):
-                new = [t for t in targets if t.startswith(("/run/", "/var/run/"))]
-                if not new or len(new) != len([t for t in targets if t.startswith("/")]):
-                    continue        # also makes persistent dirs: they survive a reboot
+                # Any directory, not only /run's: a daemon cannot start without its log
+                # or state dir either (issue 11), and only root could make it for a user.
+                new = [t for t in targets if t.startswith("/")]
+                if not new:
+                    continue
                 if w[0] == "mkdir" and not ({"-p", "--parents"} & set(w)):
                     w = ["mkdir", "-p"] + w[1:]
                 if w not in made:

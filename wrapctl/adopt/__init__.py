@@ -171,12 +171,13 @@ def adopt(info: ScriptInfo, book: RecipeBook, *, mode: str = "auto", name: str =
 
 
 def _recreate_run_dirs(ad: Adoption) -> None:
-    """Redo the script's mkdir/chown of /run dirs before each start: /run is empty after a
-    boot, and without the init script (or systemd's tmpfiles) nothing else makes them.
-    `--format wrapctl` says it with run_dirs= (the core makes them as root, before any
-    user= drop); supervisord's format wraps the command in `sh -c`, which only root can."""
+    """Redo the script's mkdir/chown of directories before each start: /run is empty after
+    a boot, a log or state dir (/var/log/NAME) may never have been made, and without the
+    init script (or systemd's tmpfiles) nothing else makes them. `--format wrapctl` says it
+    with run_dirs= (the core makes them as root, before any user= drop); supervisord's
+    format wraps the command in `sh -c`, which only root can."""
     setup = " && ".join(shlex.join(c) for c in ad.info.run_setup)
-    dirs = [d for d in ad.info.run_dirs if d.startswith(("/run/", "/var/run/"))]
+    dirs = made_dirs(ad.info.run_setup)
     spec = run_dirs_option(ad.info.run_setup)
     users = set()
     for p in ad.programs:
@@ -202,6 +203,22 @@ def _recreate_run_dirs(ad: Adoption) -> None:
     else:
         ad.explain.append(f"the program makes {', '.join(dirs)} before each start, as the "
                           f"script does: {setup}")
+
+
+def made_dirs(setup: list[list[str]]) -> list[str]:
+    """The directories the mkdir/install -d commands of `setup` make, in order."""
+    out: list[str] = []
+    for w in setup:
+        if w and (w[0] == "mkdir" or w[0] == "install" and ("-d" in w or "--directory" in w)):
+            skip = False
+            for a in w[1:]:
+                if skip:
+                    skip = False
+                elif a in ("-m", "-o", "-g"):
+                    skip = True
+                elif a.startswith("/") and a not in out:
+                    out.append(a)
+    return out
 
 
 def run_dirs_option(setup: list[list[str]]) -> str:
