@@ -56,6 +56,7 @@ class Adoption:
     review: list[str] = field(default_factory=list)
     # review lines for one output format only ("supervisord" | "wrapctl")
     review_by_format: dict[str, list[str]] = field(default_factory=dict)
+    observed: dict = field(default_factory=dict)    # what --observe saw (observe.py)
 
     def review_for(self, fmt: str) -> list[str]:
         return self.review + self.review_by_format.get(fmt, [])
@@ -596,6 +597,8 @@ def to_json(ad: Adoption) -> dict:
     d["review"] = ad.review_for("supervisord")
     d["review_wrapctl"] = ad.review_for("wrapctl")
     d["explain"] = ad.explain
+    if ad.observed:
+        d["observed"] = ad.observed
     return json.loads(json.dumps(d).replace("\\u0000", "$(...)"))
 
 

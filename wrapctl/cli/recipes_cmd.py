@@ -100,16 +100,27 @@ def recipes_check(files):
 @click.option("--root", default="/", metavar="DIR", show_default=True,
               help="Read /etc/default and instance files under DIR.")
 @click.option("--explain", is_flag=True, help="Show what was found and why, then the section.")
+@click.option("--observe", is_flag=True,
+              help="Run the script's start once (as root, in a cgroup of its own), write "
+                   "the config from what stayed, then run its stop and kill what is left.")
+@click.option("--observe-timeout", "observe_timeout", type=click.FloatRange(min=0.1),
+              default=60.0, show_default=True, metavar="SECONDS",
+              help="With --observe: the time limit of the start action.")
+@click.option("--watch", "watch", multiple=True, metavar="DIR",
+              help="With --observe: watch DIR for pidfiles instead of /run (repeatable; the "
+                   "directories the script names are always watched).")
 @_recipes_dir
 @click.pass_context
-def adopt_command(ctx, script, running, fmt, mode, name, defaults, root, explain,
-                  recipes_dirs):
+def adopt_command(ctx, script, running, fmt, mode, name, defaults, root, explain, observe,
+                  observe_timeout, watch, recipes_dirs):
     """Print a program section that runs the service of init SCRIPT in the foreground.
 
     SCRIPT is a path, or a name under ROOT/etc/init.d.
 
     Exit 0 written, 2 bad input, 3 oneshot (no program), 4 no recipe (--mode recipe),
-    5 needs review (nothing written).
+    5 needs review (nothing written); with --observe also 6 refused (not root, or the
+    service already runs: nothing run) and 7 the observation failed (time limit, failed
+    start: all it started was killed).
 
     With --running PIDFILE|PID, tell the running `wrapctl daemon` to attach its program
     (--name, or SCRIPT's name) to that process without restarting it: exit 0 attached,
@@ -133,7 +144,10 @@ def adopt_command(ctx, script, running, fmt, mode, name, defaults, root, explain
         _fail("adopt", f"{script}: is a directory (use `wrapctl migrate`)")
     try:
         info = read_script(script, root=root, defaults=defaults)
-        ad = adopt(info, book, mode=mode, name=name, root=root)
+        if observe:
+            ad = _observed(script, info, book, mode, name, root, observe_timeout, watch)
+        else:
+            ad = adopt(info, book, mode=mode, name=name, root=root)
     except (ScriptError, AdoptError) as e:
         _fail("adopt", str(e))
     check_shim_access(ad, _shim_to_check(root, fmt))
@@ -154,6 +168,23 @@ def adopt_command(ctx, script, running, fmt, mode, name, defaults, root, explain
                    f"{ad.review[0] if ad.review else ad.decision}".replace("\x00", "$(...)"),
                    err=True)
     sys.exit(status)
+
+
+def _observed(script, info, book, mode, name, root, time_limit, watch):
+    """adopt() from what the script's start leaves running (wrapctl.adopt.observe)."""
+    from wrapctl.adopt.observe import (EXIT_FAILED, EXIT_REFUSED, ObserveFailed,
+                                       ObserveRefused, observe)
+    from wrapctl.adopt.observed import adopt_observed, watch_dirs
+    from wrapctl.shellwords import resolved
+    pidfile = info.pidfile if info.pidfile and resolved(info.pidfile) else ""
+    try:
+        obs = observe(os.path.abspath(script), pidfile=pidfile, time_limit=time_limit,
+                      watch=watch_dirs(info, list(watch) or ["/run"]))
+        return adopt_observed(info, obs, book, mode=mode, name=name, root=root)
+    except ObserveRefused as e:
+        _fail("adopt", f"{script}: refused: {e}", status=EXIT_REFUSED)
+    except ObserveFailed as e:
+        _fail("adopt", f"{script}: {e}", status=EXIT_FAILED)
 
 
 def _shim_to_check(root: str, fmt: str):
