@@ -287,3 +287,37 @@ def test_start_that_hangs_is_killed_after_the_time_limit(tmp_path):
     assert f"{path} start did not finish within 2s: killed it and the 3 process(es)" in \
         p.stderr, p.stderr
     nothing_left(tmp_path)
+
+
+def test_migrate_observes_each_daemon_script(tmp_path):
+    initd = tmp_path / "init.d"
+    initd.mkdir()
+    web, py = free_port(), free_port()
+    os.rename(nginx_script(tmp_path, web), initd / "webfront")
+    os.rename(pyd_script(tmp_path, py), initd / "pyserv")
+    script(str(initd), "clock", """\
+        case "$1" in
+          start) date > /dev/null ;;
+        esac
+        """)
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "wrapctl", "migrate", str(initd), "--observe",
+                        "--watch", str(tmp_path), "--out", str(out), "--format", "wrapctl"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    rows = {os.path.basename(r["script"]): r for r in json.load(open(out / "report.json"))}
+    assert rows["webfront"]["observed"] == rows["pyserv"]["observed"] == "yes"
+    assert rows["clock"]["observed"].startswith("not observed: read as a oneshot")
+    assert f"\nready=tcp:127.0.0.1:{web}\n" in (out / "programs" / "webfront.conf").read_text()
+    assert f"\nready=tcp:127.0.0.1:{py}\n" in (out / "programs" / "pyserv.conf").read_text()
+    assert "[observed]" in p.stdout
+    nothing_left(tmp_path, web)
+    assert not listening(py)
+
+
+def test_migrate_observe_refused_when_not_root(open_tmp):
+    p = as_nobody_in_process(["migrate", open_tmp, "--observe", "--out",
+                              os.path.join(open_tmp, "out")])
+    assert p.returncode == 6
+    assert p.stderr.count("\n") == 1 and "refused" in p.stderr
+    assert not os.path.exists(os.path.join(open_tmp, "out"))

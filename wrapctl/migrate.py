@@ -4,6 +4,11 @@ Writes OUTDIR/programs/NAME.conf per service, OUTDIR/include.conf (an [include] 
 supervisord.conf), OUTDIR/report.txt and OUTDIR/report.json; nothing outside OUTDIR.
 Start order comes from LSB Required-Start/Should-Start: supervisord gets priority= by
 dependency depth, `--format wrapctl` also gets depends_on=.
+
+With `observing` (`--observe`), each script read as starting a daemon is also run once
+(wrapctl.adopt.observe: its start, then its stop) and its config is written from what its
+start left running; the report says, per script, whether it was observed and why not.
+Scripts read as oneshots are not run: their start and stop do boot and shutdown work.
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from wrapctl.adopt import Adoption, AdoptError, adopt, check_shim_access, render_ini
+from wrapctl.adopt.observe import ObserveFailed, ObserveRefused, observe
+from wrapctl.adopt.observed import adopt_observed, watch_dirs
 from wrapctl.initscript import ScriptError, read_script
 from wrapctl.recipes import RecipeBook
 
@@ -46,6 +53,15 @@ class Row:
     reason: str = ""
     review: list[str] = field(default_factory=list)
     file: str = ""
+    observed: str = ""          # with --observe: "yes", or why not ("not observed: ...")
+
+
+@dataclass
+class Observing:
+    """--observe settings: the start's time limit and the directories watched for
+    pidfiles (with those each script names)."""
+    time_limit: float = 60.0
+    watch: list[str] = field(default_factory=lambda: ["/run"])
 
 
 @dataclass
@@ -68,9 +84,10 @@ def _scripts(src: str) -> list[str]:
 
 
 def plan(src: str, book: RecipeBook, *, root: str = "/", defaults_dir: Optional[str] = None,
-         shim: Optional[str] = None) -> Migration:
+         shim: Optional[str] = None, observing: Optional[Observing] = None) -> Migration:
     """Adopt every script in src. `shim`: where wrapctl-shim is, to check that programs
-    running it as another user can (supervisord's format)."""
+    running it as another user can (supervisord's format). `observing`: run each daemon
+    script once and adopt what it started (the caller has checked that this is root)."""
     if not os.path.isdir(src):
         raise MigrateError(f"{src}: not a directory")
     rows: list[Row] = []
@@ -83,7 +100,8 @@ def plan(src: str, book: RecipeBook, *, root: str = "/", defaults_dir: Optional[
             defaults = cand if os.path.isfile(cand) else None
         try:
             info = read_script(path, root=root, defaults=defaults)
-            ad = adopt(info, book, root=root)
+            ad, observed = (_observed(path, info, book, root, observing) if observing
+                            else (adopt(info, book, root=root), ""))
             check_shim_access(ad, shim)
         except (ScriptError, AdoptError) as e:
             rows.append(Row(script=path, result="unreadable", reason=str(e)))
@@ -95,11 +113,33 @@ def plan(src: str, book: RecipeBook, *, root: str = "/", defaults_dir: Optional[
             ad.decision, ad.decision)
         reason = _reason(ad)
         rows.append(Row(script=path, result=result, programs=[p.name for p in ad.programs],
-                        reason=reason, review=ad.review_for("supervisord")))
+                        reason=reason, review=ad.review_for("supervisord"),
+                        observed=observed))
         if ad.programs:
             adoptions[path] = ad
     order, depends = _start_order(adoptions)
     return Migration(rows=rows, adoptions=adoptions, order=order, depends=depends)
+
+
+def _observed(path: str, info, book: RecipeBook, root: str,
+              observing: Observing) -> tuple[Adoption, str]:
+    """The adoption from what the script's start left running, or from reading alone (with
+    why not in the review lines and the report)."""
+    from wrapctl.shellwords import resolved
+    if info.kind != "daemon":
+        return adopt(info, book, root=root), ("not observed: read as a oneshot (observe it "
+                                              "alone with `wrapctl adopt --observe`)")
+    pidfile = info.pidfile if info.pidfile and resolved(info.pidfile) else ""
+    try:
+        obs = observe(os.path.abspath(path), pidfile=pidfile, time_limit=observing.time_limit,
+                      watch=watch_dirs(info, observing.watch))
+        return adopt_observed(info, obs, book, root=root), "yes"
+    except (ObserveRefused, ObserveFailed) as e:
+        why = ("not observed: " if isinstance(e, ObserveRefused) else "observation failed: ") \
+            + str(e)
+        ad = adopt(info, book, root=root)
+        ad.review.insert(0, f"{why}; written from reading the script")
+        return ad, why
 
 
 def _reason(ad: Adoption, fmt: str = "supervisord") -> str:
@@ -219,7 +259,8 @@ def _inside(out: str, path: str) -> None:
 def report_table(m: Migration) -> str:
     head = ("SCRIPT", "RESULT", "PROGRAMS", "REASON")
     rows = [(os.path.basename(r.script), r.result, ",".join(r.programs) or "-",
-             r.reason + (f" [review: {'; '.join(r.review)}]" if r.review else ""))
+             r.reason + (" [observed]" if r.observed == "yes" else "")
+             + (f" [review: {'; '.join(r.review)}]" if r.review else ""))
             for r in m.rows]
     w0 = max([len(head[0])] + [len(r[0]) for r in rows])
     w1 = max([len(head[1])] + [len(r[1]) for r in rows])

@@ -531,24 +531,48 @@ def _record(tree, dirs: _Dirs, obs: Observation, pidfile: str) -> None:
 
 
 def _stop(script: str, tree, obs: Observation) -> None:
-    with tempfile.TemporaryFile() as out:
-        p, pidfd = _launch(tree, [script, "stop"], out)
-        try:
-            done = _wait(p, pidfd, time.monotonic() + STOP_LIMIT)
-        finally:
-            if pidfd is not None:
-                os.close(pidfd)
-        if done:
-            obs.stop_status = p.returncode
-        else:
-            obs.notes.append(f"its stop did not finish within {STOP_LIMIT:g}s: killed")
-    reaper.reap_all()
-    # The stop may signal and return before the daemon has exited: what is still there
-    # after a short quiet spell is left over.
-    before = {x.pid for x in obs.procs}
+    """Run the script's stop (only when the start left something: a oneshot's stop may do
+    real work, halt's or networking's), note what it left, then kill the whole group."""
+    p = None
+    if not obs.procs:
+        obs.notes.append("the start left nothing running: its stop action was not run")
+    else:
+        with tempfile.TemporaryFile() as out:
+            p, pidfd = _launch(tree, [script, "stop"], out)
+            try:
+                done = _wait(p, pidfd, time.monotonic() + STOP_LIMIT)
+            finally:
+                if pidfd is not None:
+                    os.close(pidfd)
+            if done:
+                obs.stop_status = p.returncode
+            else:
+                obs.notes.append(f"its stop did not finish within {STOP_LIMIT:g}s: killed")
+        reaper.reap_all()
+        obs.left_after_stop = _left_over(tree, p.pid)
+    tree.kill()
+    if not tree.wait_empty(time.monotonic() + EMPTY_LIMIT):
+        raise ObserveFailed(f"processes of {script}'s tree survived SIGKILL: "
+                            + " ".join(map(str, tree.members())))
+    if p is not None:
+        p.wait()
+    # A pidfile the killed daemon could not remove would make the script's next start
+    # (and the next --observe) think it runs.
+    if obs.left_after_stop:
+        for path, pid in obs.pidfiles.items():
+            if pidfile_rules.read(path, 0).pid == pid:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+
+def _left_over(tree, launcher: int) -> list[Proc]:
+    """What still runs once the processes the stop signalled have had SETTLE seconds to
+    exit (a stop may signal and return before its daemon is gone)."""
     end = time.monotonic() + SETTLE
     while True:
-        left = [pid for pid in tree.members() if pid != p.pid and identity.alive(pid)]
+        left = [pid for pid in tree.members() if pid != launcher and identity.alive(pid)]
         fds = [fd for fd in (_pidfd(pid) for pid in left) if fd is not None]
         try:
             wait = end - time.monotonic()
@@ -558,23 +582,7 @@ def _stop(script: str, tree, obs: Observation) -> None:
             for fd in fds:
                 os.close(fd)
         reaper.reap_all()
-    obs.left_after_stop = [x for x in (proc_facts(pid) for pid in left) if x is not None]
-    tree.kill()
-    if not tree.wait_empty(time.monotonic() + EMPTY_LIMIT):
-        raise ObserveFailed(f"processes of {script}'s tree survived SIGKILL: "
-                            + " ".join(map(str, tree.members())))
-    p.wait()
-    # A pidfile the killed daemon could not remove would make the next start's script
-    # (and --observe) think it runs.
-    if obs.left_after_stop:
-        for path, pid in obs.pidfiles.items():
-            if pid in before:
-                reading = pidfile_rules.read(path, 0)
-                if reading.pid == pid:
-                    try:
-                        os.unlink(path)
-                    except OSError:
-                        pass
+    return [x for x in (proc_facts(pid) for pid in left) if x is not None]
 
 
 # -- /proc ----------------------------------------------------------------------------------

@@ -233,17 +233,34 @@ def _adopt_running(ctx, running: str, name: str) -> None:
               help="Read /etc/default and instance files under DIR.")
 @click.option("--defaults-dir", metavar="DIR",
               help="Use DIR/NAME instead of /etc/default/NAME.")
+@click.option("--observe", is_flag=True,
+              help="Run each script read as a daemon once (start, then stop; as root) and "
+                   "write its config from what its start left running.")
+@click.option("--observe-timeout", "observe_timeout", type=click.FloatRange(min=0.1),
+              default=60.0, show_default=True, metavar="SECONDS",
+              help="With --observe: the time limit of each start action.")
+@click.option("--watch", "watch", multiple=True, metavar="DIR",
+              help="With --observe: watch DIR for pidfiles instead of /run (repeatable).")
 @_recipes_dir
-def migrate_command(directory, outdir, fmt, root, defaults_dir, recipes_dirs):
+def migrate_command(directory, outdir, fmt, root, defaults_dir, observe, observe_timeout,
+                    watch, recipes_dirs):
     """Adopt every init script in DIRECTORY; write one file per service and a report.
 
-    Exit 0 done (see the report for scripts that need review), 2 bad input.
+    Exit 0 done (see the report for scripts that need review), 2 bad input; with
+    --observe, 6 refused (not root: nothing run).
     """
-    from wrapctl.migrate import MigrateError, plan, report_table, write
+    from wrapctl.migrate import MigrateError, Observing, plan, report_table, write
     book = _book("migrate", recipes_dirs)
+    observing = None
+    if observe:
+        from wrapctl.adopt.observe import EXIT_REFUSED
+        if os.geteuid() != 0:
+            _fail("migrate", "refused: --observe runs the scripts' start as root: run it as "
+                  "root", status=EXIT_REFUSED)
+        observing = Observing(time_limit=observe_timeout, watch=list(watch) or ["/run"])
     try:
         m = plan(directory, book, root=root, defaults_dir=defaults_dir,
-                 shim=_shim_to_check(root, fmt))
+                 shim=_shim_to_check(root, fmt), observing=observing)
         write(m, outdir, fmt)
     except MigrateError as e:
         _fail("migrate", str(e))
