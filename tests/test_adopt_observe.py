@@ -10,6 +10,7 @@ not reach its daemons: each test checks itself that nothing of its temp dir stil
 """
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -75,11 +76,29 @@ def pyd(top):
     return write(os.path.join(top, "pyd"), PYD)
 
 
-def observe(path, top, *extra, fmt="json", timeout=60):
-    p = subprocess.run([sys.executable, "-m", "wrapctl", "adopt", path, "--observe",
-                        "--watch", str(top), "--format", fmt, *extra],
-                       capture_output=True, text=True, timeout=timeout)
-    return p
+def observe(path, top, *extra, fmt="json", timeout=60, cgroups=True):
+    argv = [sys.executable, "-m", "wrapctl", "adopt", path, "--observe", "--watch", str(top),
+            "--format", fmt, *extra]
+    if not cgroups:
+        # A private mount namespace where the cgroup2 mount point is an empty tmpfs: no
+        # group can be made, the observer falls back to its subreaper alone.
+        argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount -t tmpfs none "$0" && exec "$@"', CGROUP2] + argv
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+def cgroup2_mount():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[fields.index("-") + 1] == "cgroup2":
+                return fields[4]
+    return None
+
+
+CGROUP2 = cgroup2_mount()
+no_cgroup2 = pytest.mark.skipif(CGROUP2 is None or not shutil.which("unshare"),
+                                reason="needs a cgroup2 mount to hide and unshare")
 
 
 def running_from(top):
@@ -103,9 +122,8 @@ def nothing_left(top, port=None):
     assert running_from(top) == []
     if port:
         assert not listening(port)
-    assert not [d for d in os.listdir("/sys/fs/cgroup/unified")
-                if d.startswith("wrapctl-observe.")] if os.path.isdir(
-        "/sys/fs/cgroup/unified") else True
+    if CGROUP2:
+        assert not [d for d in os.listdir(CGROUP2) if d.startswith("wrapctl-observe.")]
 
 
 def nginx_script(top, port):
@@ -271,7 +289,9 @@ def test_refused_when_its_status_action_says_running(tmp_path):
     wait_for(lambda: not running_from(tmp_path), what="the daemon stopped")
 
 
-def test_start_that_hangs_is_killed_after_the_time_limit(tmp_path):
+@pytest.mark.parametrize("cgroups", [True, pytest.param(False, marks=no_cgroup2)],
+                         ids=["cgroup", "subreaper"])
+def test_start_that_hangs_is_killed_after_the_time_limit(tmp_path, cgroups):
     port = free_port()
     daemon = pyd(tmp_path)
     # The start leaves a background child and then hangs in the foreground.
@@ -281,7 +301,7 @@ def test_start_that_hangs_is_killed_after_the_time_limit(tmp_path):
           *) exit 3 ;;
         esac
         """)
-    p = observe(path, tmp_path, "--observe-timeout", "2")
+    p = observe(path, tmp_path, "--observe-timeout", "2", cgroups=cgroups)
     assert p.returncode == 7
     assert p.stderr.count("\n") == 1
     assert f"{path} start did not finish within 2s: killed it and the 3 process(es)" in \
@@ -321,3 +341,17 @@ def test_migrate_observe_refused_when_not_root(open_tmp):
     assert p.returncode == 6
     assert p.stderr.count("\n") == 1 and "refused" in p.stderr
     assert not os.path.exists(os.path.join(open_tmp, "out"))
+
+
+@no_cgroup2
+def test_without_cgroups_the_subreaper_holds_the_tree_and_says_so(tmp_path):
+    port = free_port()
+    path = nginx_script(tmp_path, port)
+    p = observe(path, tmp_path, cgroups=False)
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout)
+    assert got["observed"]["containment"] == "subreaper"
+    assert any("no cgroup could be made here" in n for n in got["observed"]["notes"])
+    assert got["recipe"] == "nginx"
+    assert got["programs"][0]["wrapctl"]["ready"] == f"tcp:127.0.0.1:{port}"
+    nothing_left(tmp_path, port)

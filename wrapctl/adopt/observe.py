@@ -366,15 +366,15 @@ def observe(script: str, *, pidfile: str = "", watch: list[str] = (),
     `watch`: directories to watch for pidfiles (the caller names /run and the script's)."""
     if user_check() != 0:
         raise ObserveRefused("--observe runs the script's start as root: run it as root")
+    try:
+        reaper.set_child_subreaper(True)      # before the status action runs, too
+    except OSError as e:
+        raise ObserveFailed(f"cannot become a child subreaper: {e.strerror}") from None
     running = _running(script, pidfile)
     if running:
         raise ObserveRefused(f"the service is already running ({running}): stop it first, "
                              "or adopt it without --observe")
     obs = Observation(script=script)
-    try:
-        reaper.set_child_subreaper(True)
-    except OSError as e:
-        raise ObserveFailed(f"cannot become a child subreaper: {e.strerror}") from None
     tree = _Group.make()
     if tree is None:
         tree = _Tree()
@@ -387,6 +387,7 @@ def observe(script: str, *, pidfile: str = "", watch: list[str] = (),
     global _zombies
     dirs = _Dirs(list(watch) + ([os.path.dirname(pidfile)] if pidfile else []))
     _zombies = _Zombies()
+    old_term = signal.signal(signal.SIGTERM, _terminated)    # still kill what was started
     try:
         _start(script, tree, dirs, obs, pidfile, time_limit, settle)
         _record(tree, dirs, obs, pidfile)
@@ -396,11 +397,16 @@ def observe(script: str, *, pidfile: str = "", watch: list[str] = (),
         tree.wait_empty(time.monotonic() + EMPTY_LIMIT)
         raise
     finally:
+        signal.signal(signal.SIGTERM, old_term)
         _zombies.close()
         _zombies = None
         dirs.close()
         tree.close()
     return obs
+
+
+def _terminated(signum, frame):
+    raise ObserveFailed("terminated (SIGTERM): killed what the script had started")
 
 
 def _env() -> dict[str, str]:
