@@ -1003,6 +1003,13 @@ class Process:
         os.close(fd)
         self._leftovers.pop(fd, None)
         if not self._leftovers:
+            # A double fork under way when the tree was scanned leaves a process the scan
+            # missed (its parent was swept before it forked): look again before calling it
+            # gone. Not while a new instance runs: its processes share the group.
+            if not self.machine.pid and self.killtree and self._members(0):
+                self._clean_up_tree(stopping=self.machine.killing)
+                if self._leftovers:
+                    return
             self.sup.log("debug", f"{self.name}: what it left behind has exited")
             self._apply(self.machine.leftovers_gone(time.time()))
 
@@ -1115,9 +1122,13 @@ class Process:
                 ch.log.reopen()
 
     def close(self) -> None:
-        """Forget this process (group removed): release logs and timer."""
+        """Forget this process (group removed, or the daemon exits): release logs and
+        timer; what a finished instance left and is still being swept goes now (a daemon
+        that exits must leave nothing of a stopped program behind)."""
         self._arm(None)
         self._cancel_tasks()
+        if self.killtree and not self.machine.pid:
+            tree.signal_all(self._members(0), signal.SIGKILL)
         for fd in self._leftovers:
             self.sup.loop.remove_reader(fd)
             os.close(fd)
