@@ -437,8 +437,8 @@ def _wait(p: subprocess.Popen, pidfd: Optional[int], deadline: float,
         left = deadline - time.monotonic()
         if left <= 0:
             return False
-        if pidfd is None:       # no pidfds: looked at again every QUIET seconds
-            left = min(left, QUIET)
+        if pidfd is None and _zombies is None:
+            left = min(left, QUIET)     # neither pidfd nor SIGCHLD fd: looked at again
         _select([pidfd] if pidfd is not None else [], left, dirs)
 
 
