@@ -355,29 +355,23 @@ def test_update_changes_a_pools_subscriptions(wrapctld, tmp_path, tool):
 
 
 def test_serials_across_a_hup_restart(wrapctld, kind, tmp_path):
-    # supervisord restarts everything: pools are made afresh (poolserial from 0) and every
-    # group is added again; the global serial goes on. wrapctl applies a HUP in place
-    # (unchanged programs keep running), so its pools, buffers and serials simply go on.
+    # Both restart everything: pools are made afresh (poolserial from 0) and every group is
+    # added again; the global serial goes on.
     rec, lsn = listener(tmp_path, "PROCESS_GROUP_ADDED,REMOTE_COMMUNICATION")
     d = wrapctld(lsn, kind=kind)
     wait_records(rec, 1)
     d.rpc().sendRemoteCommEvent("before", "hup")
     wait_records(rec, 2)
     d.signal(signal.SIGHUP)
-    if kind == "supervisord":
-        wait_records(rec, 2, eventname="PROCESS_GROUP_ADDED")
-    else:
+    wait_records(rec, 2, eventname="PROCESS_GROUP_ADDED")
+    if kind == "wrapctl":
         d.wait_log(r"^restarted with the re-read configuration$")
     d.wait_state("rec", "RUNNING")
     d.rpc().sendRemoteCommEvent("after", "hup")
     wait_records(rec, 2, eventname="REMOTE_COMMUNICATION")
     got = [(r["eventname"], r["serial"], r["poolserial"]) for r in records(rec)]
-    if kind == "supervisord":
-        assert got == [("PROCESS_GROUP_ADDED", "0", "0"), ("REMOTE_COMMUNICATION", "1", "1"),
-                       ("PROCESS_GROUP_ADDED", "2", "0"), ("REMOTE_COMMUNICATION", "3", "1")]
-    else:
-        assert got == [("PROCESS_GROUP_ADDED", "0", "0"), ("REMOTE_COMMUNICATION", "1", "1"),
-                       ("REMOTE_COMMUNICATION", "2", "2")]
+    assert got == [("PROCESS_GROUP_ADDED", "0", "0"), ("REMOTE_COMMUNICATION", "1", "1"),
+                   ("PROCESS_GROUP_ADDED", "2", "0"), ("REMOTE_COMMUNICATION", "3", "1")]
 
 
 HANDLER = """\

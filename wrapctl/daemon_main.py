@@ -90,8 +90,6 @@ def run_daemon(config_path, nodaemon: bool) -> int:
     except configmod.ConfigError as e:
         sys.stderr.write(f"wrapctl daemon: {e}\n")
         return EXIT_CONFIG
-    for w in config.warnings:
-        sys.stderr.write(f"wrapctl daemon: warning: {w}\n")
     try:
         return run(config, nodaemon)
     except DaemonError as e:

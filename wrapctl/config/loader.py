@@ -86,6 +86,7 @@ WRAPCTL_DAEMON_OPTIONS: dict[str, Callable[[str], str]] = {
     "statefile": _nonempty,
     "cgroups": lambda v: v.strip() if v.strip().lower() == "auto" else
                          ("false" if not V.boolean(v) else "auto"),
+    "reload_keeps_unchanged": lambda v: (V.boolean(v), v.strip())[1],
 }
 
 _KNOWN_OPTIONS = {
@@ -450,7 +451,8 @@ class Loader:
                         continue
                     raise self._fail(s, "programs", f"names unknown program {p!r}")
                 grouped.add(ps)
-                procs.extend(self._processes(ps, gname))
+                procs.extend(sorted(self._processes(ps, gname),
+                                    key=lambda p: (p.priority, p.name)))
             groups.append(self._group(s, gname, priority, procs, "group"))
         for s in [s for s in sections if _kind(s) == "program" and s not in grouped]:
             pname = self._section_name(s)
@@ -479,7 +481,13 @@ class Loader:
                 raise ConfigError(f"process name {p.name!r} appears twice in group {name!r} "
                                   f"(also from [{seen[p.name].where.section}])", p.where)
             seen[p.name] = p
-        procs = sorted(procs, key=lambda p: (p.priority, p.name))
+        # supervisord's order: a [group:x] keeps its programs= order (each program's own
+        # processes by priority, then name), sorted stably by priority; a program's
+        # processes go by priority, then name. start all, stop all and autostart follow it.
+        if kind == "group":
+            procs = sorted(procs, key=lambda p: p.priority)
+        else:
+            procs = sorted(procs, key=lambda p: (p.priority, p.name))
         return GroupConfig(name=name, priority=priority, processes=tuple(procs), kind=kind,
                            where=self._swhere(section))
 

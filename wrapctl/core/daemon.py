@@ -84,6 +84,14 @@ def statefile_for(config: Config) -> Optional[str]:
     return config.daemon.pidfile + ".state" if config.daemon.pidfile else None
 
 
+def keeps_unchanged(config: Config) -> bool:
+    """reload_keeps_unchanged= ([supervisord], wrapctl-only, default false): a restart (HUP,
+    supervisorctl reload) applies the changes as `update` does instead of restarting every
+    program as supervisord does."""
+    raw = config.daemon.extra_get("reload_keeps_unchanged")
+    return raw is not None and raw.strip().lower() in ("true", "yes", "on", "1")
+
+
 def clear_autochildlogdir(config: Config, logger, keep=()) -> None:
     pattern = re.compile(r".+?---%s-\S+\.log\.{0,1}\d{0,4}" % re.escape(config.daemon.identifier))
     try:
@@ -186,9 +194,11 @@ class Daemon:
         self.supervisor.begin_stop_all(self.mood)
 
     async def _reload(self) -> None:
-        """A planned restart (HUP, supervisor.restart): re-read everything, re-create the
-        servers and the main log, and apply the program changes as `update` does. Programs
-        whose configuration did not change keep running (supervisord restarts them all)."""
+        """A planned restart (HUP, supervisor.restart), after re-reading the configuration
+        (a file that does not parse leaves everything as it is). By default as supervisord:
+        every program is stopped, then the daemon starts afresh on the new configuration
+        (main() does that once all have stopped). With reload_keeps_unchanged=true the
+        changes are applied as `update` does and unchanged programs keep running."""
         self.logger.warn("restart requested: re-reading the configuration")
         try:
             new = configmod.load(self.config.path)
@@ -197,28 +207,71 @@ class Daemon:
             self.mood = SupervisorState.RUNNING
             return
         self.pending_config = new
+        if not keeps_unchanged(new):
+            self.logger.info("restart requested: stopping all processes")
+            self.supervisor.begin_stop_all(SupervisorState.RESTARTING)
+            return
         previous = self.config
         try:
             await self._stop_serving()
             await self.apply_update([])
+            # The programs kept running still write to the files they opened: a log that
+            # logrotate renamed before this HUP is left for a new one at the same path.
+            for p in self.supervisor.all_processes():
+                p.reopen_logs()
             self._reopen_main_log(new)
             self.supervisor.serverurl = serverurl_for(new)
             await self._serve()
         except Exception as e:
-            # Never left without control: serve the previous configuration's sockets.
-            self.logger.critical(f"restart: cannot serve the new configuration ({e}); "
-                                 "serving the previous one's sockets")
-            self.config = replace(self.config, unix_server=previous.unix_server,
-                                  inet_server=previous.inet_server)
-            try:
-                await self._serve()
-            except Exception as e2:
-                self.logger.critical(f"restart: cannot serve at all ({e2}): shutting down")
-                self.mood = SupervisorState.RUNNING
-                self.request(SupervisorState.SHUTDOWN)
+            await self._serve_previous(previous, e)
+            if self.mood == SupervisorState.SHUTDOWN:
                 return
         self.mood = SupervisorState.RUNNING
         self.logger.info("restarted with the re-read configuration")
+
+    async def _serve_previous(self, previous: Config, error: Exception) -> None:
+        """Never left without control: serve the previous configuration's sockets."""
+        self.logger.critical(f"restart: cannot serve the new configuration ({error}); "
+                             "serving the previous one's sockets")
+        self.config = replace(self.config, unix_server=previous.unix_server,
+                              inet_server=previous.inet_server)
+        try:
+            await self._serve()
+        except Exception as e2:
+            self.logger.critical(f"restart: cannot serve at all ({e2}): shutting down")
+            self.mood = SupervisorState.RUNNING
+            self.request(SupervisorState.SHUTDOWN)
+
+    async def _start_afresh(self) -> None:
+        """The second half of a default restart, every program stopped: drop the old
+        supervisor, clear the AUTO logs (unless nocleanup), re-open the main log and the
+        servers, and start a new supervisor on the re-read configuration, as supervisord
+        does on HUP (its event pools and groups are made anew too)."""
+        new, previous, old = self.pending_config, self.config, self.supervisor
+        await self._stop_serving()
+        old.close()
+        self.config = new
+        self._reopen_main_log(new)
+        if not new.daemon.nocleanup:
+            clear_autochildlogdir(new, self.logger)
+        self.supervisor = self._new_supervisor(old.keeper, old.cgroups)
+        try:
+            await self._serve()
+        except Exception as e:
+            await self._serve_previous(previous, e)
+        if self.mood == SupervisorState.SHUTDOWN:
+            self.supervisor.stopped.set()       # a TERM came meanwhile: nothing to start
+            return
+        self.mood = SupervisorState.RUNNING
+        self.supervisor.start()
+        self.logger.info("restarted with the re-read configuration")
+
+    def _new_supervisor(self, keeper, cgroups) -> Supervisor:
+        sup = Supervisor(self.config, self.loop, self.logger, serverurl_for(self.config),
+                         bus=self.bus)
+        sup.keeper = keeper
+        sup.cgroups = cgroups
+        return sup
 
     def _reopen_main_log(self, new: Config) -> None:
         d = new.daemon
@@ -271,6 +324,8 @@ class Daemon:
                 else:
                     proc.close()
             group.config = gconf
+            # supervisord replaces a changed group: it comes after its priority peers now.
+            sup.groups[name] = sup.groups.pop(name)
         sup.set_config(new)
         for name in changed:
             for p in sup.groups[name].ordered():
@@ -365,9 +420,7 @@ class Daemon:
             self.loop.add_signal_handler(sig, self._on_signal, sig)
         # SIGPIPE is ignored by Python already; a child gets the default back at exec.
         keeper, records, held = self._keeper()
-        self.supervisor = Supervisor(self.config, self.loop, self.logger,
-                                     serverurl_for(self.config), bus=self.bus)
-        self.supervisor.keeper = keeper
+        self.supervisor = self._new_supervisor(keeper, None)
         self.supervisor.cgroups = self._cgroups()
         try:
             await self._serve()
@@ -376,10 +429,28 @@ class Daemon:
                 # Keep the holder only if it holds a previous core's pipes.
                 keeper.close(stop_holder=not (records or held))
             raise
+        # As supervisord: the pidfile and the "started" line once the servers are bound,
+        # so a daemon that cannot bind never claims to have started.
+        if self.config.daemon.pidfile:
+            try:
+                write_pidfile(self.config.daemon.pidfile)
+            except DaemonError:
+                await self._stop_serving()
+                if keeper is not None:
+                    keeper.close(stop_holder=not (records or held))
+                raise
+        self.logger.info(f"wrapctl daemon started with pid {os.getpid()}")
         self.supervisor.start(records, held)
         self.bus.supervisor_state("RUNNING")
         watcher = self._autoreload()
-        await self.supervisor.stopped.wait()
+        while True:
+            await self.supervisor.stopped.wait()
+            if self.mood != SupervisorState.RESTARTING:
+                break
+            if watcher is not None:
+                watcher.close()
+            await self._start_afresh()
+            watcher = self._autoreload()
         if watcher is not None:
             watcher.close()
         await self._stop_serving()
@@ -418,6 +489,11 @@ def run(config: Config, nodaemon: bool) -> int:
     foreground = nodaemon or d.nodaemon
     if d.pidfile:
         check_pidfile(d.pidfile)
+    if not foreground or d.silent:
+        # Said once: always in the main log, and on the caller's terminal only when the
+        # log is not echoed there (a daemon that detaches has that stderr until then).
+        for w in config.warnings:
+            sys.stderr.write(f"wrapctl daemon: warning: {w}\n")
     if not foreground:
         import daemon as python_daemon
         ctx = python_daemon.DaemonContext(
@@ -451,11 +527,8 @@ def run(config: Config, nodaemon: bool) -> int:
         records = read_state(path) if path else {}
         keep = [f for r in records.values() for f in (r.get("logs") or {}).values() if f]
         clear_autochildlogdir(config, daemon.logger, keep)
-    if d.pidfile:
-        write_pidfile(d.pidfile)
     for w in config.warnings:
         daemon.logger.warn(w)
-    daemon.logger.info(f"wrapctl daemon started with pid {os.getpid()}")
     try:
         return asyncio.run(daemon.main())
     finally:

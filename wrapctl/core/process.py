@@ -47,15 +47,33 @@ class OutputChannel:
         self.file = None        # the pipe's file object; closing it closes fd
         self.failing = False    # the last log write failed
         self.listeners: list[Callable[[bytes], None]] = []   # fg / tail -f / events
-        # AUTO logs are named (and created) at the first spawn, not at start-up: creating
-        # a thousand files before the first fork was most of a large start-up's time.
-        self.auto_name: Optional[Callable[[], str]] = None
+        # AUTO logs are named when the process is made (getProcessInfo reports the paths,
+        # as supervisord's), but created only at the first open: creating a thousand files
+        # before the first fork was most of a large start-up's time. Until then the name is
+        # `unmade`, and reading it gives nothing.
+        self.auto: Optional[Callable[[], str]] = None   # picks a fresh AUTO name
+        self.unmade = False
 
     def open_log(self) -> None:
-        if self.logfile is None and self.auto_name is not None:
-            self.logfile = self.auto_name()
         if self.logfile and self.log is None:
+            if self.unmade:
+                self._make_auto()
             self.log = RotatingFile(self.logfile, self.logcfg.maxbytes, self.logcfg.backups)
+
+    def _make_auto(self) -> None:
+        """Create the AUTO file exclusively, as supervisord's mkstemp does: a name that
+        exists already (childlogdir is often /tmp) was not made by us and is not written
+        through; another name is picked."""
+        for _ in range(8):
+            try:
+                os.close(os.open(self.logfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
+                                 os.O_NOFOLLOW | os.O_CLOEXEC, 0o666))
+                break
+            except FileExistsError:
+                self.logfile = self.auto()
+        else:
+            raise FileExistsError(errno.EEXIST, "no free AUTO log name", self.logfile)
+        self.unmade = False
 
 
 class Process:
@@ -109,7 +127,8 @@ class Process:
             if name == "stderr" and config.redirect_stderr:
                 continue
             if ch.logcfg.logfile == AUTO:
-                ch.auto_name = (lambda n=name: self._auto_logname(n))
+                ch.auto = (lambda n=name: self._auto_logname(n))
+                ch.logfile, ch.unmade = ch.auto(), True
             else:
                 ch.logfile = ch.logcfg.logfile
 
@@ -771,10 +790,10 @@ class Process:
         a name this program's AUTO log could have: root appends to it."""
         for ch, path in logs.items():
             c = self.channels.get(ch)
-            if c is None or c.log is not None or not path or c.auto_name is None:
+            if c is None or c.log is not None or not path or c.auto is None:
                 continue
             if self._auto_log_pattern(ch).fullmatch(path):
-                c.logfile = path
+                c.logfile, c.unmade = path, False
             else:
                 self.sup.log("warn", f"{self.name}: state file names {path!r} as its {ch} "
                                      "log, not an AUTO log name of it: a new log is used")

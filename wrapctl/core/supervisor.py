@@ -44,7 +44,10 @@ class Group:
         return self.config.name
 
     def ordered(self) -> list[Process]:
-        return sorted(self.processes.values(), key=lambda p: (p.config.priority, p.name))
+        """By priority, then the configuration's order (config.loader: supervisord's)."""
+        place = {pc.name: i for i, pc in enumerate(self.config.processes)}
+        return sorted(self.processes.values(),
+                      key=lambda p: (p.config.priority, place.get(p.name, len(place))))
 
     def unstopped(self) -> list[Process]:
         return [p for p in self.processes.values() if p.state not in STOPPED_STATES]
@@ -128,7 +131,9 @@ class Supervisor:
 
     # ---- groups ----------------------------------------------------------------------
     def ordered_groups(self) -> list[Group]:
-        return sorted(self.groups.values(), key=lambda g: (g.config.priority, g.name))
+        """supervisord's order: by priority, then in the order the groups were added (the
+        configuration's, by name; a group added or changed later comes after its peers)."""
+        return sorted(self.groups.values(), key=lambda g: g.config.priority)
 
     def add_group(self, gconfig: GroupConfig) -> bool:
         if gconfig.name in self.groups:

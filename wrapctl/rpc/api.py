@@ -67,6 +67,9 @@ def describe(info: dict) -> str:
     return ""
 
 
+ALLFUNC_DELAY = 0.05    # supervisord's make_allfunc: .delay between looks at deferred results
+
+
 def _result(proc, code=Faults.SUCCESS, text="OK") -> dict:
     return {"name": proc.name, "group": proc.group, "status": code, "description": text}
 
@@ -295,10 +298,11 @@ class SupervisorAPI:
         return True
 
     async def _for_each(self, procs, predicate, op) -> list:
-        """supervisord's make_allfunc: run op on each matching process, then await the
-        deferred ones together; one result struct per process."""
-        results, pending = [], []
-        for proc in procs:
+        """supervisord's make_allfunc: run op on each matching process (in priority order);
+        the results of those done at once come first, then the others' as they finish,
+        those finishing together in the same order; one result struct per process."""
+        results, pending = [], {}
+        for index, proc in enumerate(procs):
             if not predicate(proc):
                 continue
             name = make_namespec(proc.group, proc.name)
@@ -310,16 +314,29 @@ class SupervisorAPI:
             if waiter is None:
                 results.append(_result(proc))
             else:
-                pending.append((proc, waiter))
-        if pending:
-            outcomes = await asyncio.gather(*(w() for _, w in pending), return_exceptions=True)
-            for (proc, _), outcome in zip(pending, outcomes):
-                if isinstance(outcome, RPCError):
-                    results.append(_result(proc, outcome.code, outcome.text))
-                elif isinstance(outcome, BaseException):
-                    raise outcome
-                else:
-                    results.append(_result(proc))
+                pending[asyncio.ensure_future(waiter())] = (index, proc)
+        try:
+            while pending:
+                done, rest = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if rest:
+                    # supervisord looks at the deferred ones when its loop wakes, at most
+                    # every 0.05 s, and reports those done by then in priority order: here
+                    # those done within 0.05 s of the first are one batch (a stop all's
+                    # SIGCHLDs, ms apart). The wait ends at once when all are done.
+                    more, _ = await asyncio.wait(rest, timeout=ALLFUNC_DELAY)
+                    done |= more
+                for task in sorted(done, key=lambda t: pending[t][0]):
+                    _, proc = pending.pop(task)
+                    outcome = task.exception()
+                    if isinstance(outcome, RPCError):
+                        results.append(_result(proc, outcome.code, outcome.text))
+                    elif outcome is not None:
+                        raise outcome
+                    else:
+                        results.append(_result(proc))
+        finally:
+            for task in pending:
+                task.cancel()
         return results
 
     async def startProcessGroup(self, name, wait=True):
@@ -519,15 +536,23 @@ class SupervisorAPI:
         except LogReadError as e:
             raise RPCError(getattr(Faults, e.kind))
 
-    def _logfile(self, name, channel):
+    def _channel(self, name, channel):
         group, proc = self._group_and_process(name)
         if proc is None:
             raise RPCError(Faults.BAD_NAME, name)
-        return proc.channels[channel].logfile
+        return proc.channels[channel]
+
+    def _logfile(self, name, channel):
+        return self._channel(name, channel).logfile
 
     def _read_process_log(self, name, offset, length, channel):
-        logfile = self._logfile(name, channel)
+        ch = self._channel(name, channel)
+        logfile = ch.logfile
         if logfile is None or not os.path.exists(logfile):
+            if ch.unmade:
+                # An AUTO log named but not written yet: supervisord made it empty at
+                # start-up, so it reads as empty there.
+                return ""
             raise RPCError(Faults.NO_FILE, logfile)
         return self._read(logfile, offset, length)
 

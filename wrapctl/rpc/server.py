@@ -103,10 +103,18 @@ async def start_servers(daemon) -> Servers:
         if cfg.inet_server is not None:
             i = cfg.inet_server
             if not i.username:
-                daemon.logger.critical(
-                    f"Server 'inet_http_server' running without any HTTP authentication "
-                    f"checking on {i.host or '*'}:{i.port}")
-                if not is_loopback(i.host):
+                where = f"{i.host or '*'}:{i.port}"
+                if is_loopback(i.host):
+                    # Not supervisord's CRIT: only local users can reach it, and a page on a
+                    # rebound name is refused (rpc.guard), so the line only says who can.
+                    daemon.logger.warn(
+                        f"Server 'inet_http_server' running without any HTTP authentication "
+                        f"checking on {where}: loopback only, every local user may control "
+                        f"the daemon (set username and password to require them)")
+                else:
+                    daemon.logger.critical(
+                        f"Server 'inet_http_server' running without any HTTP authentication "
+                        f"checking on {where}")
                     raise DaemonError(
                         f"{cfg.path}: [inet_http_server] port={i.host or '*'}:{i.port}: "
                         f"refusing to serve without username/password beyond loopback "
