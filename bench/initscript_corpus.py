@@ -31,7 +31,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from wrapctl.adopt import adopt  # noqa: E402
-from wrapctl.initscript import read_script  # noqa: E402
+from wrapctl.adopt.interp import interpret  # noqa: E402
+from wrapctl.adopt.recognize import recognize  # noqa: E402
+from wrapctl.initscript import parse_lsb, read_script  # noqa: E402
 from wrapctl.recipes import RecipeBook  # noqa: E402
 from wrapctl.shellwords import UNRESOLVED  # noqa: E402
 
@@ -118,12 +120,85 @@ def clean(v: str) -> str:
     return v.replace(UNRESOLVED, "?")
 
 
+def grammar_reading(path: str, root: str, known_daemons) -> tuple[str, str, str]:
+    """(kind, daemon, pidfile) from the tree-sitter reader (wrapctl.adopt.interp and
+    .recognize) alone, as the labels state them."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    it = interpret(path, text, root=root)
+    rec = recognize(it, provides=parse_lsb(text).get("Provides", "").split(),
+                    known_daemons=known_daemons, script=path)
+    la = rec.launch
+    if la is None:
+        return "oneshot", "-", "-", ""
+    # The labels state the start command's pidfile; one found in another action is
+    # reported apart.
+    pid = "-" if rec.pidfile_from else (clean(la.pidfile) or "-")
+    other = f"{clean(la.pidfile)} ({rec.pidfile_from})" if rec.pidfile_from else ""
+    return "daemon", clean(la.daemon), pid, other
+
+
+def compare(scripts: list[str], labels, book) -> None:
+    """Score the old reader (read_script) and the grammar reader side by side on the
+    labelled scripts; list where they differ."""
+    exes = frozenset(e for r in book.recipes.values() for e in r.executables)
+    score = {(r, m): [0, 0] for r in ("old", "new") for m in ("kind", "daemon", "pidfile")}
+    diffs = []
+    elsewhere: list[str] = []
+    t_new = 0.0
+    for path in scripts:
+        root = path.split("/etc/init.d/")[0]
+        t = time.monotonic()
+        try:
+            new = grammar_reading(path, root, exes)
+        except Exception as e:      # the measurement must see crashes, not stop on them
+            new = ("crash", f"{type(e).__name__}: {e}", "", "")
+        t_new += time.monotonic() - t
+        new, other = new[:3], new[3]
+        if other:
+            elsewhere.append(f"{key_of(path)}: {other}")
+        info = read_script(path, root=root)
+        la = info.launch
+        old = (info.kind, clean(la.daemon) if la else "-",
+               (clean(la.pidfile) or "-") if la else "-")
+        if new != old:
+            diffs.append(f"{key_of(path):45} old {old}  new {new}")
+        lab = labels.get(key_of(path))
+        if not lab:
+            continue
+        kind, daemon, pid, _part = lab
+        for reader, got in (("old", old), ("new", new)):
+            for m, want, g, scored in (("kind", kind, got[0], True),
+                                       ("daemon", daemon, got[1], kind == "daemon"
+                                        and daemon != "?" and got[0] == "daemon"),
+                                       ("pidfile", pid, got[2], kind == "daemon"
+                                        and pid != "?" and got[0] == "daemon")):
+                if scored:
+                    score[(reader, m)][1] += 1
+                    score[(reader, m)][0] += want == g
+                    if want != g and reader == "new":
+                        diffs.append(f"  label miss (new) {key_of(path)}: {m}: want {want} "
+                                     f"got {g}")
+    print(f"grammar reader: {1000 * t_new / len(scripts):.1f} ms/script")
+    for m in ("kind", "daemon", "pidfile"):
+        o, n = score[("old", m)], score[("new", m)]
+        print(f"{m:8} old {o[0]}/{o[1]}   new {n[0]}/{n[1]}")
+    print(f"pidfile found only in another action (not the start command): {len(elsewhere)}")
+    for e in elsewhere:
+        print("  " + e)
+    print("where the readers differ:")
+    for d in diffs:
+        print("  " + d)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", default="/tmp/initcorpus")
     ap.add_argument("--fetch", nargs="*", metavar="PKG")
     ap.add_argument("--fetch-labelled", action="store_true")
     ap.add_argument("--list", action="store_true", help="print one line per script")
+    ap.add_argument("--compare", action="store_true",
+                    help="score the old reader and the grammar reader side by side")
     a = ap.parse_args(argv)
     labels = load_labels()
     if a.fetch is not None or a.fetch_labelled:
@@ -140,6 +215,9 @@ def main(argv=None) -> int:
     if not scripts:
         print(f"no scripts under {a.cache}/x/*/etc/init.d (use --fetch)", file=sys.stderr)
         return 2
+    if a.compare:
+        compare(scripts, labels, book)
+        return 0
     kinds: dict[str, int] = {}
     decisions: dict[str, int] = {}
     crashes = []
@@ -148,6 +226,7 @@ def main(argv=None) -> int:
     files = shipped_files(a.cache)
     unshipped: list[str] = []
     misses = []
+    elsewhere: list[str] = []
     t0 = time.monotonic()
     for path in scripts:
         root = path.split("/etc/init.d/")[0]
@@ -186,7 +265,12 @@ def main(argv=None) -> int:
             continue
         kind, daemon, pid, part = lab
         got_daemon = clean(la.daemon) if la else "-"
-        got_pid = (clean(la.pidfile) or "-") if la else "-"
+        # The labels state the start command's pidfile; one read from the stop or status
+        # action is counted apart (below).
+        got_pid = (clean(la.pidfile) or "-") if la and not info.pidfile_from else "-"
+        if la and info.pidfile_from:
+            elsewhere.append(f"{key_of(path)}: {clean(la.pidfile)} ({info.pidfile_from}); "
+                             f"label {pid}")
         for name, want, got, scored in (
                 ("kind", kind, kind_got, True),
                 ("daemon", daemon, got_daemon, kind == "daemon" and daemon != "?"
@@ -224,6 +308,10 @@ def main(argv=None) -> int:
             hok, htot = score[name + "@held-out"]
             line += f"   (held-out {hok}/{htot})"
         print(line)
+    if elsewhere:
+        print(f"pidfile read from another action than the start command: {len(elsewhere)}")
+        for e in elsewhere:
+            print(f"  {e}")
     if unshipped:
         print("program binaries no corpus package ships:")
         for u in unshipped:

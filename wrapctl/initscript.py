@@ -65,6 +65,10 @@ class ScriptInfo:
     # Commands the start action runs that a sourced helper library defines (uwsgi's
     # do_command): what they start is not read.
     library_calls: list[str] = field(default_factory=list)
+    # Where the pidfile was read when the start command does not name it ("stop line 68").
+    pidfile_from: str = ""
+    # Names and substitutions the shell-grammar reader could not know, "file:line: what".
+    unresolved: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -110,6 +114,7 @@ class ScriptInfo:
             "instance_loop": self.instance_loop, "run_dirs": self.run_dirs,
             "run_setup": self.run_setup,
             "disabled": self.disabled, "library_calls": self.library_calls,
+            "unresolved": self.unresolved, "pidfile_from": self.pidfile_from,
             "reasons": self.reasons, "warnings": self.warnings,
         }
 
@@ -1132,4 +1137,7 @@ def read_script(path: str, *, root: str = "/", defaults: Optional[str] = None,
         text = data.decode("utf-8", errors="replace")
     if defaults is not None and not os.path.isfile(defaults):
         raise ScriptError(f"{defaults}: defaults file not found")
-    return _Reader(path, text, root, defaults, name).run()
+    info = _Reader(path, text, root, defaults, name).run()
+    from wrapctl.adopt.merge import merge_grammar_reading
+    merge_grammar_reading(info, text, root=root, defaults=defaults)
+    return info
