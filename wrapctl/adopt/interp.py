@@ -193,18 +193,9 @@ class Interpreter:
         if real in self._trees:
             return self._trees[real]
         if real == self.path:
-            text = self.text
+            tree = g.parse(self.text)
         else:
-            try:
-                if os.path.getsize(real) > _MAX_FILE:
-                    self._trees[real] = None
-                    return None
-                with open(real, encoding="utf-8", errors="replace") as f:
-                    text = f.read()
-            except OSError:
-                self._trees[real] = None
-                return None
-        tree = g.parse(text)
+            tree = _file_tree(real)
         self._trees[real] = tree
         return tree
 
@@ -900,6 +891,32 @@ class Interpreter:
             return str(int(eval(expr, {"__builtins__": {}}, {})))  # noqa: S307 digits only
         except Exception:
             return UNKNOWN
+
+
+_FILE_TREES: dict[tuple, Optional[g.Script]] = {}
+
+
+def _file_tree(real: str) -> Optional[g.Script]:
+    """A sourced file's tree, kept across scripts while the file is unchanged (every
+    script on Debian sources /lib/lsb/init-functions)."""
+    try:
+        st = os.stat(real)
+    except OSError:
+        return None
+    key = (real, st.st_mtime_ns, st.st_size, st.st_ino)
+    if key in _FILE_TREES:
+        return _FILE_TREES[key]
+    tree = None
+    if st.st_size <= _MAX_FILE:
+        try:
+            with open(real, encoding="utf-8", errors="replace") as f:
+                tree = g.parse(f.read())
+        except OSError:
+            tree = None
+    if len(_FILE_TREES) > 256:
+        _FILE_TREES.clear()
+    _FILE_TREES[key] = tree
+    return tree
 
 
 def _known_output(argv: list[str], it: Interpreter) -> Optional[str]:

@@ -23,8 +23,9 @@ def merge_grammar_reading(info, text: str, *, root: str = "/",
     try:
         it = interpret(info.path, text, root=root, defaults=defaults)
         rec = recognize(it, provides=info.provides, script=info.path)
-    except (RecursionError, ValueError, OSError, ImportError) as e:
-        info.warnings.append(f"the shell-grammar reader gave up: {e}")
+    except Exception as e:  # noqa: BLE001 - an addition to the line reader's result:
+        # its failure must not take that result (and adopt) down; said in one line
+        info.warnings.append(f"the shell-grammar reader gave up: {type(e).__name__}: {e}")
         return
     base = root.rstrip("/") if root not in ("", "/") else ""
     info.unresolved = [f"{_rel(u.file, base)}:{u.line}: {u.what.replace(chr(0), '?')}"
