@@ -139,8 +139,9 @@ def grammar_reading(path: str, root: str, known_daemons) -> tuple[str, str, str]
 
 
 def compare(scripts: list[str], labels, book) -> None:
-    """Score the old reader (read_script) and the grammar reader side by side on the
-    labelled scripts; list where they differ."""
+    """Score the line reader ("old": read_script(grammar=False)) and the grammar reader
+    ("new": interp + recognize) side by side on the labelled scripts; list where they
+    differ. read_script itself merges the two (wrapctl.adopt.merge): the default run."""
     exes = frozenset(e for r in book.recipes.values() for e in r.executables)
     score = {(r, m): [0, 0] for r in ("old", "new") for m in ("kind", "daemon", "pidfile")}
     diffs = []
@@ -157,7 +158,7 @@ def compare(scripts: list[str], labels, book) -> None:
         new, other = new[:3], new[3]
         if other:
             elsewhere.append(f"{key_of(path)}: {other}")
-        info = read_script(path, root=root)
+        info = read_script(path, root=root, grammar=False)     # the line reader alone
         la = info.launch
         old = (info.kind, clean(la.daemon) if la else "-",
                (clean(la.pidfile) or "-") if la else "-")

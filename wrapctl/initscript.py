@@ -1123,9 +1123,11 @@ def _signame(s: str) -> str:
 
 
 def read_script(path: str, *, root: str = "/", defaults: Optional[str] = None,
-                name: Optional[str] = None, text: Optional[str] = None) -> ScriptInfo:
+                name: Optional[str] = None, text: Optional[str] = None,
+                grammar: bool = True) -> ScriptInfo:
     """Read the init script at `path`. `root` prefixes absolute paths it sources
-    (/etc/default/NAME); `defaults` replaces any /etc/default or /etc/sysconfig file."""
+    (/etc/default/NAME); `defaults` replaces any /etc/default or /etc/sysconfig file.
+    `grammar=False` gives the line reader's result alone (to compare the readers)."""
     if text is None:
         try:
             with open(path, "rb") as f:
@@ -1138,6 +1140,8 @@ def read_script(path: str, *, root: str = "/", defaults: Optional[str] = None,
     if defaults is not None and not os.path.isfile(defaults):
         raise ScriptError(f"{defaults}: defaults file not found")
     info = _Reader(path, text, root, defaults, name).run()
+    if not grammar:
+        return info
     from wrapctl.adopt.merge import merge_grammar_reading
     merge_grammar_reading(info, text, root=root, defaults=defaults)
     return info
