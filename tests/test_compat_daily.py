@@ -9,7 +9,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import xmlrpc.client
 
 import pytest
