@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from wrapctl.launch import WRAPPERS, Launch, parse_ssd, ssd_options
+from wrapctl.launch import (WRAPPERS, Launch, parse_rh_daemon, parse_ssd, parse_start_daemon,
+                            ssd_options)
 from wrapctl.shellwords import (UNRESOLVED, Command, Expander, assignment, logical_lines,
                                 resolved, split_commands)
 
@@ -692,7 +693,7 @@ class _Reader:
             la.background = la.background or c.background
             return la
         if head == "start_daemon":
-            return self.lsb_start_daemon(self.words_of(c)[1:], c)
+            return self._at(parse_start_daemon(self.words_of(c)[1:]), c)
         if head in self.functions and c.context.get("func") != head:
             # start_stop_x() { start-stop-daemon "$@" --pidfile ...; } called with --start
             for body in self.functions[head]:
@@ -708,47 +709,13 @@ class _Reader:
                     la.line = c.line
                     return la
         if head == "daemon" and len(raw) > 1:
-            return self.rh_daemon(self.words_of(c)[1:], c)
+            return self._at(parse_rh_daemon(self.words_of(c)[1:]), c)
         return None
 
-    def lsb_start_daemon(self, w: list[str], c: Command) -> Optional[Launch]:
-        la = Launch(style="start_daemon", line=c.line)
-        i = 0
-        while i < len(w) and w[i].startswith("-"):
-            if w[i] in ("-n", "-p") and i + 1 < len(w):
-                if w[i] == "-p":
-                    la.pidfile = w[i + 1]
-                else:
-                    la.nice = w[i + 1]
-                i += 2
-                continue
-            i += 1
-        if i >= len(w):
-            return None
-        la.exec, la.args = w[i], w[i + 1:]
-        return la
-
-    def rh_daemon(self, w: list[str], c: Command) -> Optional[Launch]:
-        la = Launch(style="daemon", line=c.line)
-        i = 0
-        while i < len(w) and (w[i].startswith("-") or w[i].startswith("+")):
-            opt = w[i]
-            if "=" in opt:
-                k, v = opt.split("=", 1)
-                if k == "--user":
-                    la.user = v
-                elif k == "--pidfile":
-                    la.pidfile = v
-                i += 1
-                continue
-            if opt in ("--user", "--pidfile") and i + 1 < len(w):
-                setattr(la, "user" if opt == "--user" else "pidfile", w[i + 1])
-                i += 2
-                continue
-            i += 1
-        if i >= len(w):
-            return None
-        la.exec, la.args = w[i], w[i + 1:]
+    @staticmethod
+    def _at(la: Optional[Launch], c: Command) -> Optional[Launch]:
+        if la is not None:
+            la.line = c.line
         return la
 
     def init_d_launch(self) -> Optional[Launch]:

@@ -182,3 +182,66 @@ def parse_ssd(words: list[str]) -> Optional[Launch]:
     if base in WRAPPERS:
         la.wrapper = base
     return la
+
+
+def parse_start_daemon(w: list[str]) -> Optional[Launch]:
+    """LSB's `start_daemon [-f] [-n nicelevel] [-p pidfile] pathname [args...]`."""
+    la = Launch(style="start_daemon")
+    i = 0
+    while i < len(w) and w[i].startswith("-"):
+        if w[i] in ("-n", "-p") and i + 1 < len(w):
+            if w[i] == "-p":
+                la.pidfile = w[i + 1]
+            else:
+                la.nice = w[i + 1]
+            i += 2
+            continue
+        i += 1
+    if i >= len(w):
+        return None
+    la.exec, la.args = w[i], w[i + 1:]
+    return la
+
+
+def parse_rh_daemon(w: list[str]) -> Optional[Launch]:
+    """Red Hat's `daemon [--user U] [--pidfile F] [+/-nicelevel] program [args...]`."""
+    la = Launch(style="daemon")
+    i = 0
+    while i < len(w) and (w[i].startswith("-") or w[i].startswith("+")):
+        opt = w[i]
+        key, eq, value = opt.partition("=")
+        if key in ("--user", "--pidfile"):
+            if not eq:
+                if i + 1 >= len(w):
+                    return None
+                value = w[i + 1]
+                i += 1
+            setattr(la, "user" if key == "--user" else "pidfile", value)
+        i += 1
+    if i >= len(w):
+        return None
+    la.exec, la.args = w[i], w[i + 1:]
+    return la
+
+
+# startproc(8) options that take a value, and the Launch field each fills ("" = none).
+_STARTPROC_VALUED = {"-p": "pidfile", "-u": "user", "-g": "group", "-n": "nice",
+                     "-c": "chroot", "-l": "", "-t": "", "-T": "", "-e": "", "-i": ""}
+
+
+def parse_startproc(w: list[str]) -> Optional[Launch]:
+    """SUSE's `startproc [-p pidfile] [-u user] [-g group] ... program [args...]`."""
+    la = Launch(style="startproc")
+    i = 0
+    while i < len(w) and w[i].startswith("-"):
+        if w[i] in _STARTPROC_VALUED and i + 1 < len(w):
+            if _STARTPROC_VALUED[w[i]]:
+                setattr(la, _STARTPROC_VALUED[w[i]], w[i + 1])
+            i += 2
+            continue
+        i += 1
+    if i >= len(w):
+        return None
+    la.exec, la.args = w[i], w[i + 1:]
+    return la
+

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from wrapctl.adopt.records import Interpretation, Run, known
-from wrapctl.launch import WRAPPERS, Launch, parse_ssd, ssd_options
+from wrapctl.launch import (WRAPPERS, Launch, parse_rh_daemon, parse_ssd, parse_start_daemon,
+                            parse_startproc, ssd_options)
 
 # Commands that are never the daemon, whatever $NAME says.
 _NEVER = {"echo", "printf", "test", "[", "[[", "sleep", "cat", "rm", "mkdir", "chown", "chmod",
@@ -167,11 +168,11 @@ def _launch_of(r: Run, names: dict, script: str, ctl: set) -> tuple[Optional[Lau
         la.user = la.user or r.user
         return _done(la, r), 0
     if head == "start_daemon":
-        return _done(_lsb(argv[1:]), r), 0
+        return _done(parse_start_daemon(argv[1:]), r), 0
     if head == "daemon" and len(argv) > 1:
-        return _done(_rh(argv[1:]), r), 0
+        return _done(parse_rh_daemon(argv[1:]), r), 0
     if head == "startproc" and len(argv) > 1:
-        return _done(_suse(argv[1:]), r), 0
+        return _done(parse_startproc(argv[1:]), r), 0
     prog = argv[0]
     if not known(prog) or head in _NEVER or prog == script or \
             prog.startswith(("/etc/init.d/", "/etc/rc.d/")):
@@ -197,62 +198,6 @@ def _done(la: Optional[Launch], r: Run) -> Optional[Launch]:
     la.background = la.background or r.background
     if r.user and not la.user:
         la.user = r.user
-    return la
-
-
-def _lsb(w: list[str]) -> Optional[Launch]:
-    la = Launch(style="start_daemon")
-    i = 0
-    while i < len(w) and w[i].startswith("-"):
-        if w[i] in ("-n", "-p") and i + 1 < len(w):
-            if w[i] == "-p":
-                la.pidfile = w[i + 1]
-            else:
-                la.nice = w[i + 1]
-            i += 2
-            continue
-        i += 1
-    if i >= len(w):
-        return None
-    la.exec, la.args = w[i], w[i + 1:]
-    return la
-
-
-def _rh(w: list[str]) -> Optional[Launch]:
-    la = Launch(style="daemon")
-    i = 0
-    while i < len(w) and w[i][:1] in ("-", "+"):
-        opt = w[i]
-        k, eq, v = opt.partition("=")
-        if k in ("--user", "--pidfile"):
-            if not eq:
-                if i + 1 >= len(w):
-                    break
-                v = w[i + 1]
-                i += 1
-            setattr(la, "user" if k == "--user" else "pidfile", v)
-        i += 1
-    if i >= len(w):
-        return None
-    la.exec, la.args = w[i], w[i + 1:]
-    return la
-
-
-def _suse(w: list[str]) -> Optional[Launch]:
-    la = Launch(style="startproc")
-    i = 0
-    valued = {"-p": "pidfile", "-u": "user", "-g": "group", "-n": "nice", "-c": "chroot",
-              "-l": "", "-t": "", "-T": "", "-e": "", "-i": ""}
-    while i < len(w) and w[i].startswith("-"):
-        if w[i] in valued and i + 1 < len(w):
-            if valued[w[i]]:
-                setattr(la, valued[w[i]], w[i + 1])
-            i += 2
-            continue
-        i += 1
-    if i >= len(w):
-        return None
-    la.exec, la.args = w[i], w[i + 1:]
     return la
 
 
