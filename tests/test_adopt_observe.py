@@ -240,6 +240,9 @@ def as_nobody_in_process(argv):
         import wrapctl.entry, wrapctl.cli, wrapctl.cli.recipes_cmd, wrapctl.adopt
         import wrapctl.adopt.observe, wrapctl.adopt.observed, wrapctl.initscript
         import wrapctl.recipes, json, tempfile, shutil
+        # Loaded lazily on the first read of package data (the bundled recipes): from a
+        # non-editable install that happens after the setuid, where /root is out of reach.
+        import importlib.readers, importlib.resources.readers
         pw = pwd.getpwnam("nobody")
         os.setgroups([])
         os.setgid(pw.pw_gid)
