@@ -21,3 +21,15 @@ def daemon_command(ctx, config_path, nodaemon):
     """Run the supervisor core on a supervisord.conf."""
     path = config_path or (ctx.obj or {}).get("config_path")
     sys.exit(daemon_main.run_daemon(path, nodaemon))
+
+
+# `wrapctl shim ...` is dispatched by wrapctl.entry before click is loaded; this entry lists
+# it in `wrapctl --help` and serves `wrapctl -c FILE shim ...`.
+@cli.command("shim", add_help_option=False,
+             context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+             short_help="Run a daemon in the foreground for a supervisor (shim --help).")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def shim_command(args):
+    """Run COMMAND, find the daemon it starts, and mirror its life in the foreground."""
+    from wrapctl.shims.main import main as shim_main
+    sys.exit(shim_main(list(args)))

@@ -230,10 +230,13 @@ def clear(ctl, out, names):
             out.out(f"{fmt.make_namespec(group, name)}: cleared")
 
 
-@control_command("version", short_help="Version of the daemon.")
+@control_command("version", short_help="The daemon's supervisord-compatible version.")
+@click.option("--verbose", is_flag=True, help="Say what each version is, and the URL.")
 @click.argument("args", nargs=-1)
-def version(ctl, out, args):
-    """Print the daemon's version (supervisor.getSupervisorVersion)."""
+def version(ctl, out, args, verbose):
+    """Print the running daemon's version (supervisor.getSupervisorVersion: 4.3.0 for
+    wrapctl daemon, as supervisord 4.3), bare as supervisorctl prints it for scripts.
+    `wrapctl --version` prints this client's package version instead."""
     if args:
         out.fail(Exit.GENERIC, "Error: version accepts no arguments")
         for line in HELP["version"]:
@@ -241,7 +244,13 @@ def version(ctl, out, args):
         return
     if not ctl.upcheck(out):
         return
-    out.out(str(ctl.call("getSupervisorVersion")))
+    daemon = str(ctl.call("getSupervisorVersion"))
+    if verbose:
+        from wrapctl import __version__
+        out.out(f"daemon at {ctl.url}: supervisord-compatible version {daemon}")
+        out.out(f"client: wrapctl {__version__} (`wrapctl --version`)")
+    else:
+        out.out(daemon)
 
 
 # The other command families of the control client register themselves on import.

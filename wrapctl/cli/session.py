@@ -48,6 +48,16 @@ class AuthRequired(Exception):
     pass
 
 
+def start_hint(c: ConnectionFailed, config_path=None) -> None:
+    """No daemon behind the URL: say, on stderr, how to start one. stdout keeps
+    supervisorctl's exact line, which scripts match."""
+    if c.kind not in ("nofile", "refused"):
+        return
+    conf = config_path or "FILE"
+    click.echo(f"wrapctl: no daemon at {c.url}: start it with `wrapctl daemon -c {conf}`",
+               err=True)
+
+
 def classify(url: str, exc: BaseException) -> Exception:
     """Map a transport error to ConnectionFailed / AuthRequired, whatever layer raised it."""
     seen = set()
@@ -77,6 +87,7 @@ class Ctl:
             obj.get("config_path"), obj.get("serverurl"),
             obj.get("username"), obj.get("password"))
         self._proxy = None
+        self.config_path = obj.get("config_path")
 
     @property
     def proxy(self):
@@ -110,6 +121,7 @@ class Ctl:
                 return False
             raise
         except ConnectionFailed as c:
+            start_hint(c, self.config_path)
             if c.kind == "nofile":
                 out.fail(Exit.NOT_RUNNING, c.text())
                 return False
@@ -154,6 +166,7 @@ def control_command(name, **kw):
                 out.fail(Exit.GENERIC, "Server requires authentication")
             except ConnectionFailed as c:
                 out.fail(Exit.GENERIC, c.text())
+                start_hint(c, (ctx.obj or {}).get("config_path"))
             except xmlrpc.client.Fault as f:
                 out.fail(Exit.GENERIC, f"error: {f.faultString} (fault {f.faultCode})")
             except KeyboardInterrupt:
