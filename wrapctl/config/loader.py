@@ -21,7 +21,7 @@ from wrapctl.config.errors import ConfigError
 from wrapctl.config.ini import IniDocument, Option
 from wrapctl.config.records import (AUTO, Config, CtlConfig, DaemonConfig, EventListenerConfig,
                                     GroupConfig, InetServerConfig, LogConfig, ProcessConfig,
-                                    UnixServerConfig, Where)
+                                    RpcPluginConfig, UnixServerConfig, Where)
 from wrapctl.core import rundirs
 
 _MISSING: Any = object()
@@ -204,10 +204,11 @@ class Loader:
         unix = self._unix_server() if "unix_http_server" in sections else None
         inet = self._inet_server() if "inet_http_server" in sections else None
         ctl = self._ctl(unix, inet)
+        plugins = () if self.client else self._rpc_plugins()
         self._unknown_options()
         config = Config(path=self.path, here=self.here, daemon=daemon, groups=tuple(groups),
                         unix_server=unix, inet_server=inet, ctl=ctl, files=tuple(self.files),
-                        warnings=tuple(self.warnings))
+                        warnings=tuple(self.warnings), rpc_plugins=plugins)
         deps.check(config)
         checks.validate(config)
         return config
@@ -330,6 +331,32 @@ class Loader:
             elif kind in _PLUGIN_KINDS:
                 if _PLUGIN_KINDS[kind] not in sect.options:
                     raise ConfigError(f"missing required option {_PLUGIN_KINDS[kind]}", where)
+
+    def _rpc_plugins(self) -> tuple[RpcPluginConfig, ...]:
+        """[rpcinterface:x] sections other than supervisor's own: their factories are
+        imported now, so a mistyped one stops the start as it stops supervisord's."""
+        from wrapctl.rpc import plugins as P
+        found = []
+        key = _PLUGIN_KINDS["rpcinterface"]
+        for section in self.doc.sections:
+            if _kind(section) != "rpcinterface":
+                continue
+            spec = self._value(section, key, self.env_names).strip()
+            if spec == P.MAIN_FACTORY:
+                continue
+            name = section.split(":", 1)[1]
+            where = self._owhere(section, key)
+            if name in P.RESERVED or not name or "." in name:
+                raise ConfigError(f"{spec}: the namespace {name!r} is wrapctl's own or not a "
+                                  "plain name", where)
+            try:
+                P.resolve(spec)
+            except P.PluginError as e:
+                raise ConfigError(str(e), where) from None
+            opts = tuple((o, self._value(section, o, self.env_names))
+                         for o in self.doc.sections[section].options if o != key)
+            found.append(RpcPluginConfig(name, spec, opts, where))
+        return tuple(found)
 
     def _unknown_options(self) -> None:
         for name, sect in self.doc.sections.items():

@@ -170,6 +170,15 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class RpcPluginConfig:
+    """An [rpcinterface:x] section naming a factory other than supervisor's own."""
+    name: str                           # x: the methods' namespace
+    factory: str                        # "module:callable"
+    options: tuple[tuple[str, str], ...] = ()   # the section's other options, as given
+    where: Optional[Where] = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole configuration, as parsed from one file and its includes."""
     path: str                           # absolute path of the main file
@@ -181,6 +190,7 @@ class Config:
     ctl: CtlConfig = field(default_factory=CtlConfig)
     files: tuple[str, ...] = ()         # every file read, main first (for autoreload)
     warnings: tuple[str, ...] = ()      # "file:line: [section] option: message"
+    rpc_plugins: tuple[RpcPluginConfig, ...] = ()
 
     def group(self, name: str) -> Optional[GroupConfig]:
         for g in self.groups:

@@ -234,7 +234,8 @@ class Daemon:
         self.logger.critical(f"restart: cannot serve the new configuration ({error}); "
                              "serving the previous one's sockets")
         self.config = replace(self.config, unix_server=previous.unix_server,
-                              inet_server=previous.inet_server)
+                              inet_server=previous.inet_server,
+                              rpc_plugins=previous.rpc_plugins)
         try:
             await self._serve()
         except Exception as e2:

@@ -14,6 +14,7 @@ import os
 
 from wrapctl.core.daemon import DaemonError
 from wrapctl.rpc.api import SupervisorAPI, WrapctlAPI, split_namespec
+from wrapctl.rpc import plugins
 from wrapctl.rpc.dispatch import Dispatcher
 from wrapctl.rpc.http import HTTPServer, logtail_headers, parse_logtail_path
 from wrapctl.web import install as install_web
@@ -25,6 +26,10 @@ def make_dispatcher(daemon) -> Dispatcher:
     d = Dispatcher()
     d.register_instance("supervisor", SupervisorAPI(daemon))
     d.register_instance("wrapctl", WrapctlAPI(daemon))
+    try:
+        plugins.install(d, daemon)
+    except plugins.PluginError as e:
+        raise DaemonError(str(e), status=2) from None
     return d
 
 
