@@ -7,7 +7,8 @@ import xmlrpc.client
 
 import pytest
 
-from harness import Daemon
+from harness import Daemon, wait_for
+from wrapctl.rpc.client import ClientError
 
 pytest.importorskip("supervisor_twiddler")
 
@@ -110,3 +111,17 @@ def test_factory_that_fails_is_refused_at_start(tmp_path, kind):
         assert f"{conf}:{line}: [rpcinterface:twiddler]" in err
         assert "could not make the 'twiddler' RPC interface" in err and "bogus" in err
         assert not os.path.exists(os.path.join(os.path.dirname(conf), "supervisord.pid"))
+
+
+def test_plugin_served_again_after_reload(wrapctld, kind):
+    d = start(wrapctld, kind)
+    assert d.ctl("reload").returncode == 0
+    d.wait_log(r"RPC interface 'twiddler' initialized", count=2)
+
+    def version():
+        # supervisord logs the line before it binds the socket again
+        try:
+            return d.proxy().twiddler.getAPIVersion()
+        except (OSError, ClientError, xmlrpc.client.Error):
+            return None
+    assert wait_for(version, what="twiddler served again") == "1.0"
