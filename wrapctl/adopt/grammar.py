@@ -697,10 +697,12 @@ def _dangling_dollar(n) -> bool:
     return n.type == "concatenation" and n.child_count > 0 and n.children[-1].type == "$"
 
 
-def _unescape(s: str) -> str:
+def _unescape(s: str, only: str = "") -> str:
+    """Remove quoting backslashes: before any character, or (inside double quotes) only
+    before those in `only`; a backslash-newline joins lines."""
     out, i = [], 0
     while i < len(s):
-        if s[i] == "\\" and i + 1 < len(s):
+        if s[i] == "\\" and i + 1 < len(s) and (not only or s[i + 1] in only):
             if s[i + 1] != "\n":
                 out.append(s[i + 1])
             i += 2
@@ -711,16 +713,7 @@ def _unescape(s: str) -> str:
 
 
 def _dq_unescape(s: str) -> str:
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == "\\" and i + 1 < len(s) and s[i + 1] in '$`"\\\n':
-            if s[i + 1] != "\n":
-                out.append(s[i + 1])
-            i += 2
-            continue
-        out.append(s[i])
-        i += 1
-    return "".join(out)
+    return _unescape(s, '$`"\\\n')
 
 
 def _ansi_c(s: str) -> str:
