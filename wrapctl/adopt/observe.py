@@ -414,6 +414,18 @@ def _wait(p: subprocess.Popen, pidfd: Optional[int], deadline: float,
         _select([pidfd] if pidfd is not None else [], left, dirs)
 
 
+def _run(tree, argv: list[str], out, limit: float,
+         dirs: Optional[_Dirs] = None) -> tuple[subprocess.Popen, bool]:
+    """Run one action of the script in the tree for at most `limit` seconds: the process
+    and whether it exited in time."""
+    p, pidfd = _launch(tree, argv, out)
+    try:
+        return p, _wait(p, pidfd, time.monotonic() + limit, dirs)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
 def _tail(f) -> str:
     f.seek(0)
     lines = f.read().decode("utf-8", "replace").strip().splitlines()
@@ -431,12 +443,7 @@ def _running(script: str, pidfile: str) -> str:
     tree = _Group.make() or _Tree()
     try:
         with tempfile.TemporaryFile() as out:
-            p, pidfd = _launch(tree, [script, "status"], out)
-            try:
-                done = _wait(p, pidfd, time.monotonic() + STATUS_LIMIT)
-            finally:
-                if pidfd is not None:
-                    os.close(pidfd)
+            p, done = _run(tree, [script, "status"], out, STATUS_LIMIT)
             left = [x for x in tree.members() if x != p.pid] if isinstance(tree, _Group) \
                 else []
             if not done or left:
@@ -455,18 +462,14 @@ def _running(script: str, pidfile: str) -> str:
 def _start(script, tree, dirs: _Dirs, obs: Observation, pidfile: str, time_limit: float,
            settle: float) -> None:
     with tempfile.TemporaryFile() as out:
-        p, pidfd = _launch(tree, [script, "start"], out)
-        try:
-            if not _wait(p, pidfd, time.monotonic() + time_limit, dirs):
-                n = len(tree.members())
-                tree.kill()
-                tree.wait_empty(time.monotonic() + EMPTY_LIMIT)
-                p.wait()
-                raise ObserveFailed(f"{script} start did not finish within {time_limit:g}s:"
-                                    f" killed it and the {n} process(es) of its tree")
-        finally:
-            if pidfd is not None:
-                os.close(pidfd)
+        p, done = _run(tree, [script, "start"], out, time_limit, dirs)
+        if not done:
+            n = len(tree.members())
+            tree.kill()
+            tree.wait_empty(time.monotonic() + EMPTY_LIMIT)
+            p.wait()
+            raise ObserveFailed(f"{script} start did not finish within {time_limit:g}s:"
+                                f" killed it and the {n} process(es) of its tree")
         obs.start_status = p.returncode
         obs.output = _tail(out)
     reaper.reap_all()
@@ -516,12 +519,7 @@ def _stop(script: str, tree, obs: Observation) -> None:
         obs.notes.append("the start left nothing running: its stop action was not run")
     else:
         with tempfile.TemporaryFile() as out:
-            p, pidfd = _launch(tree, [script, "stop"], out)
-            try:
-                done = _wait(p, pidfd, time.monotonic() + STOP_LIMIT)
-            finally:
-                if pidfd is not None:
-                    os.close(pidfd)
+            p, done = _run(tree, [script, "stop"], out, STOP_LIMIT)
             if done:
                 obs.stop_status = p.returncode
             else:
