@@ -197,10 +197,7 @@ def parse_start_daemon(w: list[str]) -> Optional[Launch]:
             i += 2
             continue
         i += 1
-    if i >= len(w):
-        return None
-    la.exec, la.args = w[i], w[i + 1:]
-    return la
+    return _program_at(la, w, i)
 
 
 def parse_rh_daemon(w: list[str]) -> Optional[Launch]:
@@ -218,10 +215,7 @@ def parse_rh_daemon(w: list[str]) -> Optional[Launch]:
                 i += 1
             setattr(la, "user" if key == "--user" else "pidfile", value)
         i += 1
-    if i >= len(w):
-        return None
-    la.exec, la.args = w[i], w[i + 1:]
-    return la
+    return _program_at(la, w, i)
 
 
 # startproc(8) options that take a value, and the Launch field each fills ("" = none).
@@ -240,6 +234,12 @@ def parse_startproc(w: list[str]) -> Optional[Launch]:
             i += 2
             continue
         i += 1
+    return _program_at(la, w, i)
+
+
+def _program_at(la: Launch, w: list[str], i: int) -> Optional[Launch]:
+    """The program and its arguments start at w[i], past the launcher's own options; no
+    program there means no launch."""
     if i >= len(w):
         return None
     la.exec, la.args = w[i], w[i + 1:]
